@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` (the pipeline on ESC-50) and
+# `make test`. Both set up .venv first (Python 3.10 + pinned dependencies).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUTPUT ?= outputs
+ESC50_ROOT ?= $(OUTPUT)/esc50/ESC-50-master
+YAMNET_HANDLE ?= https://tfhub.dev/google/yamnet/1
+CLASSES ?= dog,cat
+PYTEST_ARGS ?=
+
+.PHONY: setup run demo test lock clean
+
+setup:
+	bash scripts/bootstrap.sh
+
+# The pipeline on real ESC-50 (downloaded on first use) with YAMNet from TF Hub.
+run: setup
+	@if [ ! -f "$(ESC50_ROOT)/meta/esc50.csv" ]; then \
+	  $(VENV)/bin/yamnet-pipeline download-esc50 --to $(OUTPUT)/esc50; fi
+	$(VENV)/bin/yamnet-pipeline run --data-root $(ESC50_ROOT) \
+	  --yamnet $(YAMNET_HANDLE) --classes $(CLASSES) --output $(OUTPUT)/run \
+	  --summary-json $(OUTPUT)/run/summary.json
+
+# The same pipeline, offline, on synthetic clips and a stand-in YAMNet.
+demo: setup
+	$(VENV)/bin/yamnet-pipeline demo --output $(OUTPUT)/demo \
+	  --summary-json $(OUTPUT)/demo/summary.json
+
+test: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Re-pin every dependency (needs network); commit requirements.lock after.
+lock: setup
+	$(VENV)/bin/uv pip compile --python-version 3.10 \
+	  --python-platform x86_64-manylinux_2_28 requirements.in \
+	  --override overrides.txt -o requirements.lock
+
+clean:
+	rm -rf $(OUTPUT)

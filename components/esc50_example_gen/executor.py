@@ -1,0 +1,169 @@
+"""Executor of Esc50ExampleGen: CSV rows -> decoded clip Examples per fold."""
+
+import json
+import logging
+from typing import Any, Dict, List
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+from tfx import types
+from tfx.components.example_gen import write_split
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+
+from components import quarantine
+from components import splits
+from data import audio
+from data import esc50_csv
+
+CLASSES_KEY = 'classes'
+MAX_QUARANTINE_FRACTION_KEY = 'max_quarantine_fraction'
+QUARANTINE_KEY = 'quarantine'
+
+# Custom properties recorded on the examples artifact (and read by the summary).
+CLIPS_LISTED = 'clips_listed'
+CLIPS_QUARANTINED = 'clips_quarantined'
+
+_METRICS_NAMESPACE = 'esc50_example_gen'
+_LOG_EVERY = 200
+
+
+def _bytes_feature(value: str) -> tf.train.Feature:
+  return tf.train.Feature(bytes_list=tf.train.BytesList(
+      value=[value.encode('utf-8')]))
+
+
+def _int_feature(value: int) -> tf.train.Feature:
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def clip_example(row: esc50_csv.ClipRow, waveform: np.ndarray,
+                 source_sample_rate: int,
+                 source_channels: int) -> tf.train.Example:
+  """The clip Example: CSV columns, facts about the source file, 16 kHz audio."""
+  return tf.train.Example(features=tf.train.Features(feature={
+      'clip_id': _bytes_feature(row.clip_id),
+      'filename': _bytes_feature(row.filename),
+      'fold': _int_feature(row.fold),
+      'target': _int_feature(row.target),
+      'category': _bytes_feature(row.category),
+      'esc10': _int_feature(row.esc10),
+      'src_file': _bytes_feature(row.src_file),
+      'take': _bytes_feature(row.take),
+      'source_sample_rate': _int_feature(source_sample_rate),
+      'source_channels': _int_feature(source_channels),
+      'num_samples': _int_feature(waveform.shape[0]),
+      'audio': tf.train.Feature(float_list=tf.train.FloatList(
+          value=waveform.astype(np.float32))),
+  }))
+
+
+class DecodeClipFn(beam.DoFn):
+  """Reads and decodes one listed clip; unusable clips go to quarantine."""
+
+  QUARANTINE_TAG = 'quarantine'
+
+  def __init__(self, data_root: str):
+    super().__init__()
+    self._data_root = data_root
+    self._decoded = beam.metrics.Metrics.counter(_METRICS_NAMESPACE,
+                                                 'clips_decoded')
+    self._quarantined = beam.metrics.Metrics.counter(_METRICS_NAMESPACE,
+                                                     'clips_quarantined')
+    self._seen = 0
+
+  def _read(self, row: esc50_csv.ClipRow) -> bytes:
+    path = esc50_csv.audio_path(self._data_root, row)
+    try:
+      with tf.io.gfile.GFile(path, 'rb') as f:
+        return f.read()
+    except tf.errors.NotFoundError:
+      raise audio.AudioDecodeError(
+          f'file not found: {path} (listed in esc50.csv)') from None
+
+  def process(self, row: esc50_csv.ClipRow):
+    self._seen += 1
+    if self._seen % _LOG_EVERY == 0:
+      logging.info('Esc50ExampleGen: %d clips read by this worker', self._seen)
+    try:
+      samples, sample_rate = audio.decode_audio(self._read(row))
+      waveform = audio.to_mono_16k(samples, sample_rate)
+    except audio.AudioDecodeError as error:
+      self._quarantined.inc()
+      yield beam.pvalue.TaggedOutput(self.QUARANTINE_TAG, quarantine.record(
+          row.clip_id, row.filename, row.fold, row.category, str(error)))
+      return
+    self._decoded.inc()
+    yield clip_example(row, waveform, sample_rate, samples.shape[1])
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Validates the CSV up front, then decodes the chosen classes' clips."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    data_root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    classes = json.loads(exec_properties[CLASSES_KEY])
+    rows = esc50_csv.select_classes(esc50_csv.read_esc50_csv(data_root),
+                                    classes)
+    logging.info('Esc50ExampleGen: %d clips of %d classes listed in %s',
+                 len(rows), len(classes), data_root)
+    examples = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.EXAMPLES_KEY])
+    quarantine_uri = artifact_utils.get_single_uri(output_dict[QUARANTINE_KEY])
+    file_format = exec_properties[
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY]
+    examples.split_names = artifact_utils.encode_split_names(
+        list(splits.ALL_FOLD_SPLITS))
+
+    with self._make_beam_pipeline() as pipeline:
+      quarantined = []
+      for split_name in splits.ALL_FOLD_SPLITS:
+        fold = splits.fold_of_split(split_name)
+        decoded = (
+            pipeline
+            | f'ListClips[{split_name}]' >> beam.Create(
+                [row for row in rows if row.fold == fold])
+            | f'Spread[{split_name}]' >> beam.Reshuffle()
+            | f'Decode[{split_name}]' >> beam.ParDo(
+                DecodeClipFn(data_root)).with_outputs(
+                    DecodeClipFn.QUARANTINE_TAG, main='examples'))
+        _ = decoded.examples | f'WriteSplit[{split_name}]' >> (
+            write_split.WriteSplit(
+                artifact_utils.get_split_uri([examples], split_name),
+                file_format, exec_properties))
+        quarantined.append(decoded[DecodeClipFn.QUARANTINE_TAG])
+      _ = (quarantined
+           | 'MergeQuarantine' >> beam.Flatten()
+           | 'WriteQuarantine' >> quarantine.WriteQuarantine(quarantine_uri))
+
+    examples_utils.set_payload_format(
+        examples, exec_properties[
+            standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
+    examples_utils.set_file_format(
+        examples, write_split.to_file_format_str(file_format))
+    quarantined = quarantine.read_quarantine(quarantine_uri)
+    examples.set_int_custom_property(CLIPS_LISTED, len(rows))
+    examples.set_int_custom_property(CLIPS_QUARANTINED, len(quarantined))
+    logging.info('Esc50ExampleGen: %d clips listed, %d decoded, %d quarantined',
+                 len(rows), len(rows) - len(quarantined), len(quarantined))
+    check_quarantine_fraction(
+        quarantined, len(rows),
+        float(exec_properties[MAX_QUARANTINE_FRACTION_KEY]), quarantine_uri)
+
+
+def check_quarantine_fraction(quarantined: List[Dict[str, Any]], listed: int,
+                              limit: float, quarantine_uri: str) -> None:
+  """Fails the run when too many clips are unusable to trust the dataset."""
+  if quarantined and len(quarantined) > limit * listed:
+    first = '; '.join(f"{r['filename']}: {r['reason']}"
+                      for r in quarantined[:5])
+    raise RuntimeError(
+        f'{len(quarantined)} of {listed} clips could not be used (more than '
+        f'the allowed fraction {limit:g}); see '
+        f'{quarantine.quarantine_path(quarantine_uri)}. First: {first}')

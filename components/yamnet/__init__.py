@@ -1,0 +1,1 @@
+"""Loading, checking and (offline) standing in for the YAMNet audio model."""

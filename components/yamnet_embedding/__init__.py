@@ -1,0 +1,1 @@
+"""YamnetEmbeddingGen: clip Examples -> per-patch YAMNet embedding Examples."""

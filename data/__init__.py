@@ -1,0 +1,1 @@
+"""ESC-50 data: class catalogue, audio decoding, downloader and synthetic generator."""

@@ -1,0 +1,146 @@
+"""Reading and validating ESC-50's `meta/esc50.csv`.
+
+The whole CSV is checked before any audio is read, so a malformed dataset fails
+fast with the row and column named instead of half-way through a Beam job.
+"""
+
+import csv
+import dataclasses
+import io
+import posixpath
+from typing import Dict, List, Sequence
+
+from data import esc50_classes
+
+CSV_RELATIVE_PATH = 'meta/esc50.csv'
+AUDIO_DIR = 'audio'
+COLUMNS = ('filename', 'fold', 'target', 'category', 'esc10', 'src_file',
+           'take')
+NUM_FOLDS = 5
+
+
+class Esc50CsvError(ValueError):
+  """The metadata CSV is not a usable ESC-50 index."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipRow:
+  """One clip as listed in the metadata CSV."""
+  filename: str
+  fold: int
+  target: int
+  category: str
+  esc10: bool
+  src_file: str
+  take: str
+
+  @property
+  def clip_id(self) -> str:
+    return posixpath.splitext(self.filename)[0]
+
+
+def _parse_int(value: str, row_number: int, column: str) -> int:
+  try:
+    return int(value)
+  except ValueError:
+    raise Esc50CsvError(
+        f'esc50.csv row {row_number}, column {column!r}: expected an integer, '
+        f'got {value!r}') from None
+
+
+def _check_filename(filename: str, row_number: int) -> None:
+  """Filenames must name a file directly inside audio/, never a path."""
+  if (not filename or '/' in filename or '\\' in filename or
+      filename in ('.', '..') or filename.startswith('~') or
+      (len(filename) > 1 and filename[1] == ':')):
+    raise Esc50CsvError(
+        f'esc50.csv row {row_number}, column \'filename\': {filename!r} must be '
+        'a plain file name inside audio/ (no directories, no absolute path)')
+
+
+def _parse_row(raw: Dict[str, str], row_number: int) -> ClipRow:
+  empty = [column for column in COLUMNS if not (raw.get(column) or '').strip()]
+  if empty:
+    raise Esc50CsvError(
+        f'esc50.csv row {row_number}: empty value in column(s) {empty}')
+  filename = raw['filename'].strip()
+  _check_filename(filename, row_number)
+  fold = _parse_int(raw['fold'], row_number, 'fold')
+  if not 1 <= fold <= NUM_FOLDS:
+    raise Esc50CsvError(
+        f'esc50.csv row {row_number}, column \'fold\': {fold} is outside '
+        f'1-{NUM_FOLDS}')
+  target = _parse_int(raw['target'], row_number, 'target')
+  category = raw['category'].strip()
+  if category not in esc50_classes.ESC50_CLASSES:
+    raise Esc50CsvError(
+        f'esc50.csv row {row_number}, column \'category\': unknown ESC-50 '
+        f'class {category!r}')
+  if esc50_classes.target_of(category) != target:
+    raise Esc50CsvError(
+        f'esc50.csv row {row_number}: target {target} does not match category '
+        f'{category!r} (ESC-50 target {esc50_classes.target_of(category)})')
+  esc10_text = raw['esc10'].strip()
+  if esc10_text not in ('True', 'False'):
+    raise Esc50CsvError(
+        f'esc50.csv row {row_number}, column \'esc10\': expected True or '
+        f'False, got {esc10_text!r}')
+  return ClipRow(filename=filename, fold=fold, target=target,
+                 category=category, esc10=esc10_text == 'True',
+                 src_file=raw['src_file'].strip(), take=raw['take'].strip())
+
+
+def parse_esc50_csv(text: str) -> List[ClipRow]:
+  """Parses and validates the CSV text; raises Esc50CsvError naming the row."""
+  reader = csv.DictReader(io.StringIO(text))
+  header = reader.fieldnames or []
+  missing = [column for column in COLUMNS if column not in header]
+  if missing:
+    raise Esc50CsvError(
+        f'esc50.csv is missing column(s) {missing}; found {header}. Expected '
+        f'{list(COLUMNS)}')
+  rows = []
+  seen = {}
+  # Row numbers count the header as row 1, as a spreadsheet shows them.
+  for row_number, raw in enumerate(reader, start=2):
+    row = _parse_row(raw, row_number)
+    if row.filename in seen:
+      raise Esc50CsvError(
+          f'esc50.csv row {row_number}: duplicate filename {row.filename!r} '
+          f'(first listed on row {seen[row.filename]})')
+    seen[row.filename] = row_number
+    rows.append(row)
+  if not rows:
+    raise Esc50CsvError('esc50.csv lists no clips')
+  return rows
+
+
+def read_esc50_csv(data_root: str) -> List[ClipRow]:
+  """Reads `<data_root>/meta/esc50.csv` through tf.io.gfile (gs:// works)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  path = posixpath.join(data_root, CSV_RELATIVE_PATH)
+  if not tf.io.gfile.isdir(data_root):
+    raise Esc50CsvError(f'data root {data_root!r} is not a readable directory')
+  if not tf.io.gfile.exists(path):
+    raise Esc50CsvError(
+        f'{path} not found: the data root must hold meta/esc50.csv and audio/ '
+        '(the ESC-50 layout; `yamnet-pipeline download-esc50` fetches it)')
+  with tf.io.gfile.GFile(path, 'r') as f:
+    return parse_esc50_csv(f.read())
+
+
+def select_classes(rows: Sequence[ClipRow],
+                   classes: Sequence[str]) -> List[ClipRow]:
+  """Keeps the rows of the chosen classes; every class must have clips."""
+  chosen = set(classes)
+  selected = [row for row in rows if row.category in chosen]
+  present = {row.category for row in selected}
+  absent = [name for name in classes if name not in present]
+  if absent:
+    raise Esc50CsvError(
+        f'no clips of class(es) {absent} in esc50.csv')
+  return selected
+
+
+def audio_path(data_root: str, row: ClipRow) -> str:
+  return posixpath.join(data_root, AUDIO_DIR, row.filename)

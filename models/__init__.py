@@ -1,0 +1,1 @@
+"""Module files run by Transform (`preprocessing`) and Trainer (`model`)."""

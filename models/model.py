@@ -1,0 +1,124 @@
+"""Trainer's module file: the dense head on YAMNet embeddings, and its export.
+
+Follows the source recipe: Dense(512, relu) -> Dense(n) on per-patch
+embeddings, Adam, early stopping on the eval fold with the best weights
+restored. The export wraps YAMNet + head + mean over patches (serving/).
+"""
+
+import logging
+from typing import Dict, List, Sequence, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from components.yamnet import loader
+from models import features
+from serving import classifier_module
+
+# custom_config keys and their defaults.
+YAMNET_HANDLE = 'yamnet_handle'
+HYPERPARAMETER_DEFAULTS = {
+    'epochs': 20,
+    'batch_size': 32,
+    'learning_rate': 1e-3,
+    'patience': 3,
+    'seed': 0,
+}
+
+
+def load_embeddings(file_patterns: Sequence[str],
+                    feature_spec: Dict[str, tf.io.FixedLenFeature]
+                   ) -> Tuple[np.ndarray, np.ndarray]:
+  """All transformed patches of the given splits as (embeddings, labels)."""
+  files = sorted(f for pattern in file_patterns
+                 for f in tf.io.gfile.glob(pattern))
+  if not files:
+    raise ValueError(f'no transformed examples match {list(file_patterns)}')
+  spec = {features.EMBEDDING: feature_spec[features.EMBEDDING],
+          features.LABEL: feature_spec[features.LABEL]}
+  dataset = (tf.data.TFRecordDataset(files, compression_type='GZIP')
+             .batch(1024)
+             .map(lambda records: tf.io.parse_example(records, spec)))
+  embeddings, labels = [], []
+  for batch in dataset.as_numpy_iterator():
+    embeddings.append(batch[features.EMBEDDING])
+    labels.append(np.reshape(batch[features.LABEL], [-1]))
+  return (np.concatenate(embeddings).astype(np.float32),
+          np.concatenate(labels).astype(np.int64))
+
+
+def _check_labels(labels: np.ndarray, split_files: Sequence[str],
+                  num_classes: int) -> None:
+  if labels.size == 0:
+    raise ValueError(f'no examples in {list(split_files)}')
+  if labels.min() < 0:
+    raise ValueError(
+        f'{int((labels < 0).sum())} examples in {list(split_files)} have a '
+        'class that is absent from the training folds; choose folds where '
+        'every class has training clips')
+  if labels.max() >= num_classes:
+    raise ValueError('label index beyond the vocabulary')
+
+
+def build_head(num_classes: int, learning_rate: float) -> keras.Model:
+  """Dense(512, relu) -> Dense(n) logits, as in the source recipe."""
+  model = keras.Sequential([
+      keras.layers.Input(shape=(features.EMBEDDING_SIZE,), dtype='float32',
+                         name=features.EMBEDDING),
+      keras.layers.Dense(512, activation='relu'),
+      keras.layers.Dense(num_classes),
+  ])
+  model.compile(
+      optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      metrics=['accuracy'])
+  return model
+
+
+def head_weights(model: keras.Model) -> List[np.ndarray]:
+  """[hidden kernel, hidden bias, output kernel, output bias]."""
+  return [weight.numpy() if hasattr(weight, 'numpy') else np.asarray(weight)
+          for weight in model.get_weights()]
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  """Trains the head on the train folds and exports the serving model."""
+  config = dict(HYPERPARAMETER_DEFAULTS)
+  config.update(fn_args.custom_config or {})
+  keras.utils.set_random_seed(int(config['seed']))
+
+  transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  class_names = [name.decode('utf-8') if isinstance(name, bytes) else name
+                 for name in transform_output.vocabulary_by_name(
+                     features.LABEL_VOCABULARY)]
+  feature_spec = transform_output.transformed_feature_spec()
+  train_x, train_y = load_embeddings(fn_args.train_files, feature_spec)
+  eval_x, eval_y = load_embeddings(fn_args.eval_files, feature_spec)
+  _check_labels(train_y, fn_args.train_files, len(class_names))
+  _check_labels(eval_y, fn_args.eval_files, len(class_names))
+  logging.info('Training on %d patches (%d classes: %s), validating on %d',
+               len(train_y), len(class_names), ', '.join(class_names),
+               len(eval_y))
+
+  model = build_head(len(class_names), float(config['learning_rate']))
+  model.fit(
+      train_x, train_y,
+      validation_data=(eval_x, eval_y),
+      epochs=int(config['epochs']),
+      batch_size=int(config['batch_size']),
+      shuffle=True,
+      verbose=2,
+      callbacks=[
+          keras.callbacks.EarlyStopping(
+              monitor='val_loss', patience=int(config['patience']),
+              restore_best_weights=True),
+          keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+      ])
+
+  yamnet = loader.load_yamnet(config[YAMNET_HANDLE])
+  classifier_module.export_classifier(
+      fn_args.serving_model_dir, yamnet, head_weights(model), class_names)
+  logging.info('Exported the serving model to %s', fn_args.serving_model_dir)

@@ -1,0 +1,1 @@
+"""Pipeline definition, runners and the `yamnet-pipeline` command line."""

@@ -1,0 +1,115 @@
+"""Runs the pipeline on this machine with LocalDagRunner and SQLite MLMD.
+
+Layout under the output directory:
+  pipeline_root/          artifacts of every component run
+  metadata.sqlite         the MLMD store (lineage, caching)
+  serving/<model_name>/   pushed versions, as TF Serving loads them
+"""
+
+import dataclasses
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+from tfx import v1 as tfx
+
+from components.yamnet import loader
+from data import esc50_csv
+from pipeline import pipeline as pipeline_def
+from pipeline import run_summary
+
+
+@dataclasses.dataclass
+class RunConfig:
+  """What a user chooses for one run (the CLI's flags)."""
+  data_root: str
+  yamnet_handle: str
+  classes: Sequence[str]
+  output_dir: str
+  model_name: str = 'sound_classifier'
+  train_folds: Sequence[int] = (1, 2, 3)
+  eval_folds: Sequence[int] = (4,)
+  test_folds: Sequence[int] = (5,)
+  min_accuracy: float = 0.6
+  max_quarantine_fraction: float = 0.05
+  hyperparameters: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
+  enable_cache: bool = True
+
+  @property
+  def pipeline_name(self) -> str:
+    return f'yamnet-{self.model_name}'
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.output_dir, 'pipeline_root')
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.output_dir, 'metadata.sqlite')
+
+  @property
+  def serving_model_dir(self) -> str:
+    return os.path.join(self.output_dir, 'serving', self.model_name)
+
+
+def check_inputs(config: RunConfig) -> str:
+  """Fails before any component starts if the data or the model is unusable.
+
+  Returns the YAMNet fingerprint recorded with the embeddings.
+  """
+  rows = esc50_csv.select_classes(
+      esc50_csv.read_esc50_csv(config.data_root), config.classes)
+  logging.info('%d clips of %s listed in %s', len(rows),
+               ', '.join(config.classes), config.data_root)
+  loader.load_yamnet(config.yamnet_handle)
+  return loader.yamnet_fingerprint(config.yamnet_handle)
+
+
+def build_pipeline(config: RunConfig, yamnet_fingerprint: str):
+  return pipeline_def.create_pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      data_root=config.data_root,
+      yamnet_handle=config.yamnet_handle,
+      yamnet_fingerprint=yamnet_fingerprint,
+      classes=config.classes,
+      serving_model_dir=config.serving_model_dir,
+      train_folds=config.train_folds,
+      eval_folds=config.eval_folds,
+      test_folds=config.test_folds,
+      min_accuracy=config.min_accuracy,
+      max_quarantine_fraction=config.max_quarantine_fraction,
+      hyperparameters=config.hyperparameters,
+      beam_pipeline_args=config.beam_pipeline_args,
+      metadata_connection_config=tfx.orchestration.metadata
+      .sqlite_metadata_connection_config(config.metadata_path),
+      enable_cache=config.enable_cache)
+
+
+def run_local(config: RunConfig) -> Dict[str, Any]:
+  """Runs the whole pipeline; returns the run summary read from MLMD.
+
+  Raises on a failed component (after the summary of what ran is logged).
+  """
+  fingerprint = check_inputs(config)
+  os.makedirs(config.output_dir, exist_ok=True)
+  pipeline = build_pipeline(config, fingerprint)
+  try:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  finally:
+    summary = latest_summary(config)
+    if summary:
+      logging.info('\n%s', run_summary.format_summary(summary))
+  return summary
+
+
+def latest_summary(config: RunConfig) -> Optional[Dict[str, Any]]:
+  if not os.path.exists(config.metadata_path):
+    return None
+  try:
+    return run_summary.collect_summary(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path), config.pipeline_name)
+  except LookupError:
+    return None

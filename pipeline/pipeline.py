@@ -1,0 +1,143 @@
+"""The YAMNet transfer-learning pipeline, as one pure function of its config.
+
+ExampleGen (ESC-50 CSV + wavs) -> YAMNet embeddings (Beam) -> Transform ->
+Trainer -> Evaluator (gated against thresholds and the last blessed model) ->
+Pusher (TF Serving layout). Every orchestrator's runner calls create_pipeline.
+"""
+
+import os
+from typing import List, Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.proto import transform_pb2
+
+from components import splits
+from components.esc50_example_gen.component import Esc50ExampleGen
+from components.yamnet_embedding.component import YamnetEmbeddingGen
+from models import features
+from models import model as model_module
+from serving import classifier_module
+
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema')
+PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
+RUN_FN = 'models.model.run_fn'
+ACCURACY_METRIC = 'sparse_categorical_accuracy'
+
+
+def eval_config(min_accuracy: float) -> tfma.EvalConfig:
+  """Patch accuracy and loss, overall and per class, with the push gate.
+
+  A model is blessed when its accuracy on the test folds is at least
+  `min_accuracy` and not lower than the last blessed model's.
+  """
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name=classifier_module.EVALUATION_SIGNATURE,
+          label_key=features.LABEL,
+          prediction_key='probabilities')],
+      slicing_specs=[tfma.SlicingSpec(),
+                     tfma.SlicingSpec(feature_keys=[features.LABEL])],
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          tfma.MetricConfig(class_name='ExampleCount'),
+          tfma.MetricConfig(class_name='SparseCategoricalCrossentropy',
+                            config='{"name": "loss"}'),
+          tfma.MetricConfig(
+              class_name='SparseCategoricalAccuracy',
+              threshold=tfma.MetricThreshold(
+                  value_threshold=tfma.GenericValueThreshold(
+                      lower_bound={'value': min_accuracy}),
+                  change_threshold=tfma.GenericChangeThreshold(
+                      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                      absolute={'value': -1e-10}))),
+      ])])
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    yamnet_handle: str,
+    yamnet_fingerprint: str,
+    classes: Sequence[str],
+    serving_model_dir: str,
+    train_folds: Sequence[int] = (1, 2, 3),
+    eval_folds: Sequence[int] = (4,),
+    test_folds: Sequence[int] = (5,),
+    min_accuracy: float = 0.6,
+    max_quarantine_fraction: float = 0.05,
+    embedding_batch_size: int = 16,
+    hyperparameters: Optional[dict] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    metadata_connection_config=None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Builds the pipeline; it reads nothing and has no side effects."""
+  train_splits = splits.fold_split_names(train_folds)
+  eval_splits = splits.fold_split_names(eval_folds)
+  test_splits = splits.fold_split_names(test_folds)
+  overlap = (set(train_splits) & set(eval_splits) | set(train_splits) &
+             set(test_splits) | set(eval_splits) & set(test_splits))
+  if overlap:
+    raise ValueError(f'train, eval and test folds overlap: {sorted(overlap)}')
+
+  example_gen = Esc50ExampleGen(
+      data_root=data_root, classes=classes,
+      max_quarantine_fraction=max_quarantine_fraction)
+
+  embedding_gen = YamnetEmbeddingGen(
+      examples=example_gen.outputs['examples'],
+      yamnet_handle=yamnet_handle,
+      yamnet_fingerprint=yamnet_fingerprint,
+      batch_size=embedding_batch_size)
+
+  schema_gen = tfx.components.ImportSchemaGen(schema_file=os.path.join(
+      SCHEMA_DIR, 'embeddings.pbtxt'))
+
+  transform = tfx.components.Transform(
+      examples=embedding_gen.outputs['embeddings'],
+      schema=schema_gen.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN,
+      splits_config=transform_pb2.SplitsConfig(
+          analyze=train_splits,
+          transform=train_splits + eval_splits + test_splits))
+
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      train_args=tfx.proto.TrainArgs(splits=train_splits),
+      eval_args=tfx.proto.EvalArgs(splits=eval_splits),
+      custom_config={model_module.YAMNET_HANDLE: yamnet_handle,
+                     **(hyperparameters or {})})
+
+  model_resolver = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id('latest_blessed_model_resolver')
+
+  evaluator = tfx.components.Evaluator(
+      examples=transform.outputs['transformed_examples'],
+      model=trainer.outputs['model'],
+      baseline_model=model_resolver.outputs['model'],
+      example_splits=test_splits,
+      eval_config=eval_config(min_accuracy))
+
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(
+              base_directory=serving_model_dir)))
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=[example_gen, embedding_gen, schema_gen, transform, trainer,
+                  model_resolver, evaluator, pusher],
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args or [])

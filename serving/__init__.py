@@ -1,0 +1,1 @@
+"""The serving model contract and clients for TensorFlow Serving."""

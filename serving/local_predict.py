@@ -1,0 +1,46 @@
+"""Classifies wav files with a pushed SavedModel loaded in this process."""
+
+from typing import Dict, List, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from data import audio
+from serving import classifier_module
+
+
+def load_classifier(model_dir: str):
+  """Loads a pushed version directory (or the model base, picking the newest).
+
+  TF Serving's layout is <base>/<integer version>/; given the base, the highest
+  version is used, as TF Serving does.
+  """
+  if not tf.io.gfile.exists(f'{model_dir}/saved_model.pb'):
+    versions = [int(name.rstrip('/')) for name in tf.io.gfile.listdir(model_dir)
+                if name.rstrip('/').isdigit()]
+    if not versions:
+      raise FileNotFoundError(
+          f'{model_dir} is neither a SavedModel nor a TF Serving model base '
+          'with integer version folders')
+    model_dir = f'{model_dir.rstrip("/")}/{max(versions)}'
+  return tf.saved_model.load(model_dir)
+
+
+def predict_waveform(model, waveform: np.ndarray) -> Dict[str, object]:
+  """Runs serving_default on one 16 kHz waveform."""
+  outputs = model.signatures[classifier_module.SERVING_SIGNATURE](
+      audio=tf.constant(waveform, tf.float32))
+  names = [n.decode() for n in model.class_names.numpy()]
+  probabilities = outputs['probabilities'].numpy()
+  return {
+      'class_name': outputs['class_name'].numpy().decode(),
+      'class_index': int(outputs['class_index'].numpy()),
+      'scores': {name: float(p) for name, p in zip(names, probabilities)},
+  }
+
+
+def predict_files(model_dir: str, paths: Sequence[str]) -> List[Dict[str, object]]:
+  """Decodes each file as the pipeline does (16 kHz mono) and classifies it."""
+  model = load_classifier(model_dir)
+  return [{'file': path, **predict_waveform(model, audio.read_waveform(path))}
+          for path in paths]

@@ -1,0 +1,38 @@
+"""Shared fixtures: paths, the real data in ../shared, and session-wide runs.
+
+Pipeline runs take minutes, so each distinct run happens once per session and
+every test that needs it reads its outputs.
+"""
+
+import os
+import pathlib
+import warnings
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / 'shared'
+SHARED_ESC50 = SHARED / 'esc50-mini'
+SHARED_YAMNET = SHARED / 'yamnet-savedmodel'
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.filterwarnings('ignore', category=FutureWarning,
+                        module='google.api_core')
+
+
+def require_shared() -> None:
+  """Skips the calling test when ../shared (real ESC-50 clips, YAMNet) is absent."""
+  missing = [str(p) for p in (SHARED_ESC50 / 'meta' / 'esc50.csv',
+                              SHARED_YAMNET / 'saved_model.pb')
+             if not p.exists()]
+  if missing:
+    pytest.skip('real-data test: ../shared beside the repo root is absent '
+                f'(missing {", ".join(missing)})')
+
+
+@pytest.fixture(scope='session')
+def standin_yamnet(tmp_path_factory) -> str:
+  """The project's YAMNet-shaped SavedModel, built once per session."""
+  from components.yamnet import standin  # pylint: disable=g-import-not-at-top
+  return standin.build_standin_yamnet(
+      str(tmp_path_factory.mktemp('yamnet') / 'standin'), seed=0)
