@@ -63,8 +63,8 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
   return np.clip(mono, -1.0, 1.0).astype(np.float32)
 
 
-def read_waveform(path: str) -> np.ndarray:
-  """Reads an audio file (local or gs://) as a 16 kHz mono float32 waveform."""
+def read_audio(path: str) -> tuple[np.ndarray, int]:
+  """Reads and decodes an audio file (local or gs://): (samples, rate)."""
   # Imported here so decoding helpers stay usable without loading TensorFlow.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -73,8 +73,12 @@ def read_waveform(path: str) -> np.ndarray:
       data = f.read()
   except tf.errors.NotFoundError as e:
     raise AudioDecodeError(f'file not found: {path}') from e
-  samples, sample_rate = decode_audio(data)
-  return to_mono_16k(samples, sample_rate)
+  return decode_audio(data)
+
+
+def read_waveform(path: str) -> np.ndarray:
+  """Reads an audio file (local or gs://) as a 16 kHz mono float32 waveform."""
+  return to_mono_16k(*read_audio(path))
 
 
 def encode_wav(waveform: np.ndarray, sample_rate: int,

@@ -5,7 +5,8 @@ audio/<fold>-<src_file>-<take>-<target>.wav, five folds) without downloading
 600 MB. Each class gets an acoustic signature that is easy to tell apart on a
 log-mel spectrogram: a harmonic tone whose fundamental sits in its own
 frequency region (spread log-uniformly over 150-6000 Hz), a class-specific
-harmonic pattern and amplitude-modulation rate. Clips of a class vary in phase,
+harmonic pattern and amplitude-modulation rate, and a texture (steady tone,
+octave noise band or bursts) that differs between neighbouring classes. Clips of a class vary in phase,
 pitch (+-2%), gain and noise so a model has to generalise a little.
 """
 
@@ -35,10 +36,16 @@ _NOISE_STD = 0.02
 # Fractional part of multiples of the golden ratio spreads modulation rates
 # evenly and keeps neighbouring fundamentals at unrelated rates.
 _GOLDEN_RATIO = (1 + 5**0.5) / 2
+# Textures cycle with the class rank, so neighbouring classes also differ in
+# spectral shape and time pattern, not only in pitch: a model that is blind to
+# where energy sits in frequency (like an untrained conv net) can still tell
+# them apart.
+_TEXTURES = ('tone', 'noise', 'pulses')
 
 
-def _class_signature(rank: int, num_classes: int) -> tuple[float, int, float]:
-  """Fundamental (Hz), partial spacing and AM rate (Hz) for a class rank."""
+def _class_signature(rank: int,
+                     num_classes: int) -> tuple[float, int, float, str]:
+  """Fundamental (Hz), partial spacing, AM rate (Hz) and texture of a class."""
   position = rank / (num_classes - 1)
   fundamental = _LOWEST_FUNDAMENTAL_HZ * (
       _HIGHEST_FUNDAMENTAL_HZ / _LOWEST_FUNDAMENTAL_HZ)**position
@@ -46,16 +53,12 @@ def _class_signature(rank: int, num_classes: int) -> tuple[float, int, float]:
   # whose fundamentals share a mel band.
   partial_spacing = 1 + rank % 2
   modulation_rate = 1.0 + 7.0 * ((rank * _GOLDEN_RATIO) % 1.0)
-  return fundamental, partial_spacing, modulation_rate
+  return (fundamental, partial_spacing, modulation_rate,
+          _TEXTURES[rank % len(_TEXTURES)])
 
 
-def _synthesize_clip(rank: int, num_classes: int, rng: np.random.Generator,
-                     sample_rate: int, duration_s: float) -> np.ndarray:
-  """One clip of the class at `rank`, peak amplitude in [0.3, 0.8]."""
-  fundamental, partial_spacing, modulation_rate = _class_signature(
-      rank, num_classes)
-  fundamental *= rng.uniform(1 - _PITCH_JITTER, 1 + _PITCH_JITTER)
-  t = np.arange(int(round(sample_rate * duration_s))) / sample_rate
+def _harmonic_tone(fundamental: float, partial_spacing: int, t: np.ndarray,
+                   rng: np.random.Generator, sample_rate: int) -> np.ndarray:
   tone = np.zeros_like(t)
   for index in range(_PARTIALS):
     harmonic = 1 + index * partial_spacing
@@ -64,9 +67,38 @@ def _synthesize_clip(rank: int, num_classes: int, rng: np.random.Generator,
       break
     tone += np.sin(2 * np.pi * frequency * t +
                    rng.uniform(0, 2 * np.pi)) / harmonic
-  envelope = 0.6 + 0.4 * np.sin(2 * np.pi * modulation_rate * t +
-                                rng.uniform(0, 2 * np.pi))
-  clip = tone * envelope / np.max(np.abs(tone))
+  return tone
+
+
+def _noise_band(fundamental: float, num_samples: int,
+                rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+  """White noise kept to one octave around the fundamental."""
+  spectrum = np.fft.rfft(rng.normal(size=num_samples))
+  frequencies = np.fft.rfftfreq(num_samples, 1 / sample_rate)
+  spectrum[(frequencies < fundamental / 2**0.5) |
+           (frequencies > fundamental * 2**0.5)] = 0
+  return np.fft.irfft(spectrum, n=num_samples)
+
+
+def _synthesize_clip(rank: int, num_classes: int, rng: np.random.Generator,
+                     sample_rate: int, duration_s: float) -> np.ndarray:
+  """One clip of the class at `rank`, peak amplitude in [0.3, 0.8]."""
+  fundamental, partial_spacing, modulation_rate, texture = _class_signature(
+      rank, num_classes)
+  fundamental *= rng.uniform(1 - _PITCH_JITTER, 1 + _PITCH_JITTER)
+  t = np.arange(int(round(sample_rate * duration_s))) / sample_rate
+  if texture == 'noise':
+    source = _noise_band(fundamental, t.size, rng, sample_rate)
+  else:
+    source = _harmonic_tone(fundamental, partial_spacing, t, rng, sample_rate)
+  phase = rng.uniform(0, 2 * np.pi)
+  if texture == 'pulses':
+    # Bursts: a peaked envelope, fast enough that every patch holds several.
+    envelope = np.maximum(
+        0, np.sin(2 * np.pi * (4 + modulation_rate) * t + phase))**4
+  else:
+    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * modulation_rate * t + phase)
+  clip = source * envelope / np.max(np.abs(source))
   clip += rng.normal(0.0, _NOISE_STD, size=clip.shape)
   return clip * (rng.uniform(0.3, 0.8) / np.max(np.abs(clip)))
 

@@ -6,7 +6,9 @@ Layout under the output directory:
   serving/<model_name>/   pushed versions, as TF Serving loads them
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence
@@ -87,20 +89,53 @@ def build_pipeline(config: RunConfig, yamnet_fingerprint: str):
       enable_cache=config.enable_cache)
 
 
+class RunInProgressError(RuntimeError):
+  """Another run holds the output directory."""
+
+
+@contextlib.contextmanager
+def exclusive_output(output_dir: str):
+  """Holds an exclusive lock on the output directory for one run.
+
+  Two runs on one pipeline root and MLMD store would race on the SQLite file
+  and on the serving directory; the second one fails at once instead.
+  """
+  os.makedirs(output_dir, exist_ok=True)
+  path = os.path.join(output_dir, '.run.lock')
+  with open(path, 'a+', encoding='utf-8') as lock:
+    try:
+      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      lock.seek(0)
+      holder = lock.read().strip() or 'unknown'
+      raise RunInProgressError(
+          f'another run (pid {holder}) is using {output_dir}; wait for it '
+          'or choose another --output') from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    try:
+      yield
+    finally:
+      lock.truncate(0)
+      fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def run_local(config: RunConfig) -> Dict[str, Any]:
   """Runs the whole pipeline; returns the run summary read from MLMD.
 
   Raises on a failed component (after the summary of what ran is logged).
   """
   fingerprint = check_inputs(config)
-  os.makedirs(config.output_dir, exist_ok=True)
-  pipeline = build_pipeline(config, fingerprint)
-  try:
-    tfx.orchestration.LocalDagRunner().run(pipeline)
-  finally:
-    summary = latest_summary(config)
-    if summary:
-      logging.info('\n%s', run_summary.format_summary(summary))
+  with exclusive_output(config.output_dir):
+    pipeline = build_pipeline(config, fingerprint)
+    try:
+      tfx.orchestration.LocalDagRunner().run(pipeline)
+    finally:
+      summary = latest_summary(config)
+      if summary:
+        logging.info('\n%s', run_summary.format_summary(summary))
   return summary
 
 

@@ -22,7 +22,9 @@ _STATES = {
 }
 
 # Order in which components appear in the summary.
-NODE_ORDER = ('Esc50ExampleGen', 'YamnetEmbeddingGen', 'ImportSchemaGen',
+NODE_ORDER = ('Esc50ExampleGen', 'clip_statistics', 'clip_schema',
+              'clip_validator', 'YamnetEmbeddingGen', 'embedding_schema',
+              'embedding_statistics', 'embedding_validator', 'ValidationGate',
               'Transform', 'Trainer', 'latest_blessed_model_resolver',
               'Evaluator', 'Pusher')
 

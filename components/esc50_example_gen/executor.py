@@ -40,10 +40,20 @@ def _int_feature(value: int) -> tf.train.Feature:
   return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
 
 
+def _float_feature(value: float) -> tf.train.Feature:
+  return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
+
+
 def clip_example(row: esc50_csv.ClipRow, waveform: np.ndarray,
                  source_sample_rate: int,
                  source_channels: int) -> tf.train.Example:
-  """The clip Example: CSV columns, facts about the source file, 16 kHz audio."""
+  """The clip Example: CSV columns, facts about the clip, 16 kHz audio.
+
+  The facts (source format, duration, level) are what data validation checks,
+  so a dataset of the wrong rate or of near-silent files is caught by name.
+  """
+  peak = float(np.max(np.abs(waveform)))
+  rms = float(np.sqrt(np.mean(np.square(waveform, dtype=np.float64))))
   return tf.train.Example(features=tf.train.Features(feature={
       'clip_id': _bytes_feature(row.clip_id),
       'filename': _bytes_feature(row.filename),
@@ -56,9 +66,21 @@ def clip_example(row: esc50_csv.ClipRow, waveform: np.ndarray,
       'source_sample_rate': _int_feature(source_sample_rate),
       'source_channels': _int_feature(source_channels),
       'num_samples': _int_feature(waveform.shape[0]),
+      'duration_s': _float_feature(
+          waveform.shape[0] / audio.TARGET_SAMPLE_RATE),
+      'peak': _float_feature(peak),
+      'rms_dbfs': _float_feature(20 * np.log10(max(rms, 1e-10))),
       'audio': tf.train.Feature(float_list=tf.train.FloatList(
           value=waveform.astype(np.float32))),
   }))
+
+
+def usable_waveform(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+  """16 kHz mono audio of a decoded clip; raises if it cannot be trained on."""
+  waveform = audio.to_mono_16k(samples, sample_rate)
+  if not np.any(waveform):
+    raise audio.AudioDecodeError('digital silence: every sample is zero')
+  return waveform
 
 
 class DecodeClipFn(beam.DoFn):
@@ -75,22 +97,14 @@ class DecodeClipFn(beam.DoFn):
                                                      'clips_quarantined')
     self._seen = 0
 
-  def _read(self, row: esc50_csv.ClipRow) -> bytes:
-    path = esc50_csv.audio_path(self._data_root, row)
-    try:
-      with tf.io.gfile.GFile(path, 'rb') as f:
-        return f.read()
-    except tf.errors.NotFoundError:
-      raise audio.AudioDecodeError(
-          f'file not found: {path} (listed in esc50.csv)') from None
-
   def process(self, row: esc50_csv.ClipRow):
     self._seen += 1
     if self._seen % _LOG_EVERY == 0:
       logging.info('Esc50ExampleGen: %d clips read by this worker', self._seen)
     try:
-      samples, sample_rate = audio.decode_audio(self._read(row))
-      waveform = audio.to_mono_16k(samples, sample_rate)
+      samples, sample_rate = audio.read_audio(
+          esc50_csv.audio_path(self._data_root, row))
+      waveform = usable_waveform(samples, sample_rate)
     except audio.AudioDecodeError as error:
       self._quarantined.inc()
       yield beam.pvalue.TaggedOutput(self.QUARANTINE_TAG, quarantine.record(

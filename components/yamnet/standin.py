@@ -126,7 +126,10 @@ class _StandinYamnet(tf.Module):
     self._pointwise_kernels, self._pointwise_biases = [], []
     channels_in = _FIRST_CONV_CHANNELS
     for channels, stride in _SEPARABLE_BLOCKS:
-      kernel = _he_normal(rng, (3, 3, channels_in, 1), 9)
+      # Non-negative depthwise kernels blur, as trained ones mostly do; signed
+      # random ones are high-pass filters that amplify noise, so embeddings of
+      # one steady sound would vary more between patches than between sounds.
+      kernel = np.abs(_he_normal(rng, (3, 3, channels_in, 1), 9))
       kernel, bias = _fold_batch_norm(
           self._depthwise(x, kernel, stride), kernel, channel_axis=2)
       self._depthwise_kernels.append(tf.Variable(kernel))

@@ -1,0 +1,1 @@
+"""ValidationGate: stops the run before training when data validation fails."""

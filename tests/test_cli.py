@@ -1,0 +1,67 @@
+"""The `yamnet-pipeline` command line: help, argument errors, clear failures."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import cli
+from pipeline import local_runner
+
+
+def test_help_lists_subcommands_without_loading_tensorflow():
+  code = ('import sys; from pipeline import cli\n'
+          'try:\n  cli.main(["--help"])\nexcept SystemExit:\n  pass\n'
+          'print("tensorflow" in sys.modules)')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, check=True).stdout
+  for command in ('run', 'demo', 'download-esc50', 'predict'):
+    assert command in out
+  assert out.strip().endswith('False')
+
+
+def test_unknown_class_names_the_valid_ones(tmp_path, capsys):
+  code = cli.main(['run', '--data-root', str(tmp_path), '--yamnet',
+                   str(tmp_path), '--classes', 'dog,wolf', '--output',
+                   str(tmp_path / 'out')])
+  err = capsys.readouterr().err
+  assert code == 2
+  assert 'Unknown ESC-50 class(es): wolf' in err and 'rooster' in err
+
+
+def test_missing_data_root_is_a_usage_error(monkeypatch, capsys):
+  monkeypatch.delenv('ESC50_ROOT', raising=False)
+  assert cli.main(['run']) == 2
+  assert '--data-root (or $ESC50_ROOT) is required' in capsys.readouterr().err
+
+
+def test_unreadable_data_root_fails_before_any_component(tmp_path, capsys):
+  code = cli.main(['run', '--data-root', str(tmp_path / 'nowhere'),
+                   '--yamnet', str(tmp_path), '--output', str(tmp_path / 'o')])
+  assert code == 1
+  assert 'not a readable directory' in capsys.readouterr().err
+  assert not (tmp_path / 'o' / 'metadata.sqlite').exists()
+
+
+def test_environment_variables_are_the_defaults(monkeypatch):
+  monkeypatch.setenv('ESC50_ROOT', '/data/esc50')
+  monkeypatch.setenv('YAMNET_HANDLE', '/models/yamnet')
+  args = cli.build_parser().parse_args(['run'])
+  assert args.data_root == '/data/esc50'
+  assert args.yamnet == '/models/yamnet'
+
+
+def test_bad_fold_list_is_rejected():
+  with pytest.raises(SystemExit):
+    cli.build_parser().parse_args(['run', '--train-folds', '1,x'])
+
+
+def test_second_run_on_the_same_output_fails_clearly(tmp_path):
+  with local_runner.exclusive_output(str(tmp_path)):
+    with pytest.raises(local_runner.RunInProgressError,
+                       match='another run .* is using'):
+      with local_runner.exclusive_output(str(tmp_path)):
+        pass
+  # Released after the first run ends.
+  with local_runner.exclusive_output(str(tmp_path)):
+    pass

@@ -1,0 +1,141 @@
+"""The whole pipeline end to end on synthetic data with LocalDagRunner.
+
+Runs share one output directory (one MLMD store, one serving directory), as a
+scheduled pipeline does: a first run, an unchanged rerun, a run with another
+YAMNet, and a run whose training labels are swapped.
+"""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.yamnet import standin
+from data import audio
+from data import synthetic
+from pipeline import local_runner
+
+TRAINED_COMPONENTS = ('Esc50ExampleGen', 'YamnetEmbeddingGen', 'Transform',
+                      'Trainer')
+
+
+def pushed_versions(config):
+  if not os.path.isdir(config.serving_model_dir):
+    return []
+  return sorted(int(name) for name in os.listdir(config.serving_model_dir)
+                if name.isdigit())
+
+
+def rerun(config, **changes):
+  new_config = local_runner.RunConfig(**{**config.__dict__, **changes})
+  return new_config, local_runner.run_local(new_config)
+
+
+@pytest.fixture(scope='module')
+def runs(demo_run, tmp_path_factory):
+  """(first, unchanged rerun, swapped labels, other YAMNet) summaries."""
+  config, first = demo_run
+  versions_after_first = pushed_versions(config)
+  _, cached = rerun(config)
+  versions_after_rerun = pushed_versions(config)
+  swapped_root = _swap_training_labels(config.data_root,
+                                       tmp_path_factory.mktemp('swapped'))
+  _, swapped = rerun(config, data_root=swapped_root)
+  versions_after_swapped = pushed_versions(config)
+  other_yamnet = standin.build_standin_yamnet(
+      str(tmp_path_factory.mktemp('other') / 'yamnet'), seed=1)
+  _, other = rerun(config, yamnet_handle=other_yamnet)
+  return {
+      'first': first, 'cached': cached, 'swapped': swapped, 'other': other,
+      'versions': (versions_after_first, versions_after_rerun,
+                   versions_after_swapped),
+  }
+
+
+def _swap_training_labels(data_root, out_dir):
+  """The same audio, with dog and cat swapped on the training folds 1-3."""
+  os.makedirs(out_dir / 'meta')
+  os.symlink(os.path.join(data_root, 'audio'), out_dir / 'audio')
+  with open(os.path.join(data_root, 'meta', 'esc50.csv')) as f:
+    rows = list(csv.DictReader(f))
+  swap = {'dog': ('cat', '5'), 'cat': ('dog', '0')}
+  for row in rows:
+    if int(row['fold']) <= 3:
+      row['category'], row['target'] = swap[row['category']]
+  with open(out_dir / 'meta' / 'esc50.csv', 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  return str(out_dir)
+
+
+def test_first_run_completes_blessed_and_pushed(runs, demo_run):
+  config, _ = demo_run
+  first = runs['first']
+  assert first['status'] == 'complete'
+  assert all(c['status'] == 'complete' for c in first['components'].values())
+  assert first['clips'] == {
+      'listed': 30, 'embedded': 30, 'quarantined': 0, 'patches': 300,
+      'quarantined_decoding': 0, 'quarantined_embedding': 0}
+  assert first['blessed'] is True
+  assert first['metrics']['sparse_categorical_accuracy'] >= 0.9
+  assert first['pushed']
+  version = runs['versions'][0]
+  assert len(version) == 1
+  assert first['pushed_path'] == os.path.join(config.serving_model_dir,
+                                              str(version[0]))
+
+
+def test_pushed_model_classifies_held_out_clips(runs, demo_run, tmp_path):
+  """The source recipe's code on the pushed directory, on unseen clips."""
+  config, _ = demo_run
+  synthetic.write_synthetic_esc50(str(tmp_path), classes=['dog', 'cat'],
+                                  clips_per_class_per_fold=2, seed=1234)
+  my_classes = ['dog', 'cat']
+  reloaded_model = tf.saved_model.load(runs['first']['pushed_path'])
+  labels = open(reloaded_model.labels_path().numpy().decode()).read().split()
+  correct = 0
+  with open(tmp_path / 'meta' / 'esc50.csv') as f:
+    rows = list(csv.DictReader(f))
+  for row in rows:
+    waveform = audio.read_waveform(str(tmp_path / 'audio' / row['filename']))
+    reloaded_results = reloaded_model(waveform)
+    predicted = labels[int(tf.math.argmax(reloaded_results))]
+    serving = reloaded_model.signatures['serving_default'](waveform)
+    np.testing.assert_allclose(serving['classifier'].numpy(),
+                               reloaded_results.numpy(), atol=1e-5)
+    correct += predicted == row['category']
+  assert set(labels) == set(my_classes)
+  accuracy = correct / len(rows)
+  print(f'held-out synthetic clip accuracy: {accuracy:.3f} ({len(rows)} clips)')
+  assert accuracy >= 0.9
+
+
+def test_unchanged_rerun_is_served_from_cache(runs):
+  cached = runs['cached']['components']
+  for name in TRAINED_COMPONENTS + ('embedding_schema', 'clip_validator',
+                                    'embedding_validator', 'ValidationGate'):
+    assert cached[name]['status'] == 'cached', name
+  assert runs['cached']['run_id'] != runs['first']['run_id']
+  # The same model is not pushed again as a new version.
+  assert runs['versions'][1] == runs['versions'][0]
+
+
+def test_worse_model_is_not_pushed(runs):
+  swapped = runs['swapped']
+  assert swapped['status'] == 'complete'
+  assert swapped['components']['Trainer']['status'] == 'complete'
+  assert swapped['blessed'] is False
+  assert 'sparse_categorical_accuracy' in swapped['blessing_reason']
+  assert swapped['pushed'] is False
+  assert runs['versions'][2] == runs['versions'][0]
+
+
+def test_another_yamnet_invalidates_cached_embeddings(runs):
+  other = runs['other']['components']
+  assert other['Esc50ExampleGen']['status'] == 'cached'
+  assert other['YamnetEmbeddingGen']['status'] == 'complete'
+  assert runs['other']['yamnet']['fingerprint'] != runs['first']['yamnet'][
+      'fingerprint']

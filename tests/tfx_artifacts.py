@@ -1,0 +1,53 @@
+"""Helpers for executor tests: run executors on artifacts in a temp dir."""
+
+import os
+
+import tensorflow as tf
+from tfx import types
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+
+from components import quarantine
+from components.esc50_example_gen import executor as example_gen_executor
+from components.esc50_example_gen.component import Esc50ExampleGen
+from components.yamnet import loader
+from components.yamnet_embedding import executor as embedding_executor
+from components.yamnet_embedding.component import YamnetEmbeddingGen
+
+
+def read_split(examples, split):
+  """All tf.Examples of one split of an Examples artifact."""
+  pattern = os.path.join(artifact_utils.get_split_uri([examples], split), '*')
+  return [tf.train.Example.FromString(r.numpy()) for r in
+          tf.data.TFRecordDataset(tf.io.gfile.glob(pattern),
+                                  compression_type='GZIP')]
+
+
+def run_example_gen(out_dir, data_root, classes, max_fraction=0.5):
+  """Runs Esc50ExampleGen's executor; returns (examples, quarantine)."""
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.join(str(out_dir), 'examples')
+  clips_quarantine = quarantine.QuarantinedClips()
+  clips_quarantine.uri = os.path.join(str(out_dir), 'quarantine')
+  component = Esc50ExampleGen(data_root=data_root, classes=classes,
+                              max_quarantine_fraction=max_fraction)
+  example_gen_executor.Executor().Do(
+      {}, {'examples': [examples], 'quarantine': [clips_quarantine]},
+      dict(component.exec_properties))
+  return examples, clips_quarantine
+
+
+def run_embedding(out_dir, clips, handle):
+  """Runs the executor with the exec properties its component would pass."""
+  embeddings = standard_artifacts.Examples()
+  embeddings.uri = os.path.join(str(out_dir), 'embeddings')
+  failures = quarantine.QuarantinedClips()
+  failures.uri = os.path.join(str(out_dir), 'embedding_quarantine')
+  component = YamnetEmbeddingGen(
+      examples=types.Channel(type=standard_artifacts.Examples),
+      yamnet_handle=handle,
+      yamnet_fingerprint=loader.yamnet_fingerprint(handle), batch_size=4)
+  embedding_executor.Executor().Do({'examples': [clips]},
+                         {'embeddings': [embeddings], 'quarantine': [failures]},
+                         dict(component.exec_properties))
+  return embeddings, failures
