@@ -19,7 +19,9 @@ FIELDS = ('clip_id', 'filename', 'fold', 'category', 'reason')
 
 class QuarantinedClips(artifact.Artifact):
   """JSON lines, one clip per line: clip_id, filename, fold, category, reason."""
-  TYPE_NAME = 'QuarantinedClips'
+  # Kubeflow V2 imports a custom artifact class by its type name, which must
+  # be `<module>.<Class>` with one dot; components/__init__.py exports it.
+  TYPE_NAME = 'components.QuarantinedClips'
 
 
 def record(clip_id: str, filename: str, fold: int, category: str,

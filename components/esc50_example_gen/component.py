@@ -6,12 +6,14 @@ unchanged dataset is served from cache, a changed clip triggers a new run.
 """
 
 import json
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from tfx import types
 from tfx.components.example_gen import driver
 from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import base_driver
 from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
@@ -32,6 +34,27 @@ def fold_input_config() -> example_gen_pb2.Input:
       example_gen_pb2.Input.Split(name=name, pattern=FINGERPRINT_PATTERN)
       for name in splits.ALL_FOLD_SPLITS
   ])
+
+
+class Esc50ExampleGenDriver(driver.FileBasedDriver):
+  """FileBasedDriver that also prepares the outputs besides `examples`.
+
+  On the legacy launcher that AirflowDagRunner uses, ExampleGen's driver
+  creates only the `examples` artifact, which would leave `quarantine` unset.
+  """
+
+  def _prepare_output_artifacts(self, input_artifacts, output_dict,
+                                exec_properties, execution_id, pipeline_info,
+                                component_info):
+    result = super()._prepare_output_artifacts(
+        input_artifacts, output_dict, exec_properties, execution_id,
+        pipeline_info, component_info)
+    others = {k: v for k, v in output_dict.items() if k not in result}
+    # pylint: disable-next=protected-access
+    result.update(base_driver.BaseDriver._prepare_output_artifacts(
+        self, input_artifacts, others, exec_properties, execution_id,
+        pipeline_info, component_info))
+    return result
 
 
 class Esc50ExampleGenSpec(types.ComponentSpec):
@@ -67,11 +90,13 @@ class Esc50ExampleGen(base_beam_component.BaseBeamComponent):
 
   SPEC_CLASS = Esc50ExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
-  DRIVER_CLASS = driver.FileBasedDriver
+  DRIVER_CLASS = Esc50ExampleGenDriver
 
-  def __init__(self, data_root: str, classes: Sequence[str],
+  def __init__(self, data_root: Union[str, data_types.RuntimeParameter],
+               classes: Union[Sequence[str], data_types.RuntimeParameter],
                max_quarantine_fraction: float = 0.05,
                output_file_format: Optional[int] = None):
+    """`classes` may be a str RuntimeParameter holding their JSON list."""
     spec = Esc50ExampleGenSpec(
         input_base=data_root,
         input_config=proto_utils.proto_to_json(fold_input_config()),
@@ -79,7 +104,8 @@ class Esc50ExampleGen(base_beam_component.BaseBeamComponent):
         output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
         output_file_format=(output_file_format if output_file_format is not None
                             else example_gen_pb2.FORMAT_TFRECORDS_GZIP),
-        classes=json.dumps(list(classes)),
+        classes=(classes if isinstance(classes, data_types.RuntimeParameter)
+                 else json.dumps(list(classes))),
         max_quarantine_fraction=float(max_quarantine_fraction),
         examples=types.Channel(type=standard_artifacts.Examples),
         quarantine=types.Channel(type=quarantine.QuarantinedClips))
