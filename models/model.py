@@ -120,5 +120,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
   yamnet = loader.load_yamnet(config[YAMNET_HANDLE])
   classifier_module.export_classifier(
-      fn_args.serving_model_dir, yamnet, head_weights(model), class_names)
+      fn_args.serving_model_dir, yamnet, head_weights(model), class_names,
+      yamnet_handle=config[YAMNET_HANDLE])
   logging.info('Exported the serving model to %s', fn_args.serving_model_dir)

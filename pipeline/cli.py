@@ -23,6 +23,12 @@ def _folds(text: str) -> List[int]:
         f'expected comma-separated fold numbers, got {text!r}') from None
 
 
+def _existing_path(text: str) -> str:
+  if not os.path.exists(text):
+    raise argparse.ArgumentTypeError(f'{text} does not exist')
+  return text
+
+
 def _fraction(text: str) -> float:
   value = float(text)
   if not 0.0 <= value <= 1.0:
@@ -30,8 +36,9 @@ def _fraction(text: str) -> float:
   return value
 
 
-def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
-  """Flags shared by `run` and `demo`."""
+def _add_pipeline_flags(parser: argparse.ArgumentParser,
+                        local: bool = True) -> None:
+  """Flags shared by `run`, `demo` and (without the local ones) `kubeflow`."""
   parser.add_argument('--classes', default='dog,cat',
                       help='comma-separated ESC-50 classes, "esc10" or "all" '
                       '(default: dog,cat)')
@@ -61,8 +68,9 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--no-cache', action='store_true',
                       help='rerun every component even if its inputs are '
                       'unchanged')
-  parser.add_argument('--summary-json', metavar='FILE',
-                      help='also write the run summary as JSON to FILE')
+  if local:
+    parser.add_argument('--summary-json', metavar='FILE',
+                        help='also write the run summary as JSON to FILE')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,13 +114,83 @@ def build_parser() -> argparse.ArgumentParser:
   download.add_argument('--sha256', help='expected sha256 of the archive')
 
   predict = commands.add_parser(
-      'predict', help='classify wav files with a pushed model')
-  predict.add_argument('--model', required=True, metavar='DIR',
-                       help='a pushed version folder or the model base folder '
-                       '(newest version used)')
+      'predict', help='classify wav files with a pushed model, loaded here '
+      'or served by TensorFlow Serving',
+      description='Classify wav files with a pushed model: --model loads it '
+      'in this process; --server sends the files to TensorFlow Serving '
+      '(serving_wav signature), see docs/serving.md.')
+  source = predict.add_mutually_exclusive_group(required=True)
+  source.add_argument('--model', type=_existing_path, metavar='DIR',
+                      help='a pushed version folder or the model base folder '
+                      '(newest version used)')
+  source.add_argument('--server', metavar='URL',
+                      help='TF Serving: http://host:8501 (REST) or '
+                      'grpc://host:8500 (gRPC)')
+  predict.add_argument('--model-name', default=DEFAULT_MODEL_NAME,
+                       help='model name on the server (default: '
+                       f'{DEFAULT_MODEL_NAME})')
+  predict.add_argument('--model-version', type=int, metavar='N',
+                       help='version on the server (default: the newest it '
+                       'serves)')
   predict.add_argument('files', nargs='+', metavar='FILE.wav')
   predict.add_argument('--json', action='store_true',
                        help='print one JSON object per file')
+
+  kubeflow = commands.add_parser(
+      'kubeflow', help='compile the pipeline for Kubeflow Pipelines V2 / '
+      'Vertex AI Pipelines',
+      description='Write the pipeline as a PipelineJob JSON (Vertex AI) or, '
+      'for a .yaml output, a PipelineSpec (Kubeflow Pipelines). data_root and '
+      'classes are runtime parameters whose defaults are the flags below; the '
+      'other flags are fixed at compile time. See docs/orchestration.md.')
+  kubeflow.add_argument('--output', required=True, metavar='FILE',
+                        help='FILE.json or FILE.yaml to write')
+  kubeflow.add_argument('--pipeline-root', required=True, metavar='URI',
+                        help='where components write artifacts, e.g. '
+                        'gs://bucket/yamnet')
+  kubeflow.add_argument('--data-root', default=os.environ.get('ESC50_ROOT'),
+                        help='default of the data_root runtime parameter: an '
+                        'ESC-50 folder the containers can read (default: '
+                        '$ESC50_ROOT)')
+  kubeflow.add_argument('--yamnet', default=from_env,
+                        help='YAMNet TF Hub URL or SavedModel path the '
+                        'containers can read (default: $YAMNET_HANDLE, else '
+                        'https://tfhub.dev/google/yamnet/1)')
+  kubeflow.add_argument('--yamnet-fingerprint',
+                        help='identity of the YAMNet weights (default: '
+                        'computed for a URL or local SavedModel, else the '
+                        'handle itself)')
+  kubeflow.add_argument('--image',
+                        help='container image with this project installed '
+                        '(default: DEFAULT_IMAGE in '
+                        'pipeline/kubeflow_v2_runner.py)')
+  kubeflow.add_argument('--serving-model-dir', metavar='URI',
+                        help='where Pusher writes model versions (default: '
+                        '<pipeline-root>/serving/<model-name>)')
+  _add_pipeline_flags(kubeflow, local=False)
+
+  cv = commands.add_parser(
+      'cv', help='5-fold cross-validation of the head and a linear probe',
+      description="ESC-50's 5-fold protocol: embed the clips once (cached "
+      'under --output), then per held-out fold train the pipeline\'s head '
+      '(early stopping on the previous fold) and a logistic-regression probe '
+      'on the other folds; prints clip accuracy per fold and class. See '
+      'docs/evaluation.md.')
+  cv.add_argument('--data-root', default=os.environ.get('ESC50_ROOT'),
+                  help='ESC-50 folder (default: $ESC50_ROOT)')
+  cv.add_argument('--yamnet', default=from_env,
+                  help='YAMNet TF Hub URL or SavedModel path (default: '
+                  '$YAMNET_HANDLE, else https://tfhub.dev/google/yamnet/1)')
+  cv.add_argument('--classes', default='dog,cat',
+                  help='comma-separated ESC-50 classes, "esc10" or "all" '
+                  '(default: dog,cat)')
+  cv.add_argument('--output', default=os.path.join(DEFAULT_OUTPUT, 'cv'),
+                  help='output directory; embeddings are cached there '
+                  '(default: outputs/cv)')
+  cv.add_argument('--epochs', type=int, default=20,
+                  help='maximum training epochs per fold (default: 20)')
+  cv.add_argument('--json', action='store_true',
+                  help='print the results as one JSON object')
   return parser
 
 
@@ -190,8 +268,17 @@ def _cmd_download(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-  from serving import local_predict  # pylint: disable=g-import-not-at-top
-  results = local_predict.predict_files(args.model, args.files)
+  if args.server:
+    from serving import client  # pylint: disable=g-import-not-at-top
+    try:
+      results = client.classify_files(args.server, args.model_name, args.files,
+                                      version=args.model_version)
+    except (client.ServingError, OSError) as error:
+      print(f'yamnet-pipeline predict: {error}', file=sys.stderr)
+      return 1
+  else:
+    from serving import local_predict  # pylint: disable=g-import-not-at-top
+    results = local_predict.predict_files(args.model, args.files)
   for result in results:
     if args.json:
       print(json.dumps(result, sort_keys=True))
@@ -201,8 +288,61 @@ def _cmd_predict(args) -> int:
   return 0
 
 
+def _cmd_kubeflow(args) -> int:
+  from components.yamnet import loader  # pylint: disable=g-import-not-at-top
+  from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+  if not args.data_root:
+    print('yamnet-pipeline kubeflow: --data-root (or $ESC50_ROOT) is required',
+          file=sys.stderr)
+    return 2
+  kubeflow_v2_runner.compile_kubeflow_pipeline(
+      output_file=args.output,
+      data_root=args.data_root,
+      yamnet_handle=args.yamnet or loader.DEFAULT_YAMNET_HANDLE,
+      pipeline_root=args.pipeline_root,
+      classes=args.classes,
+      image=args.image or kubeflow_v2_runner.DEFAULT_IMAGE,
+      model_name=args.model_name,
+      serving_model_dir=args.serving_model_dir,
+      yamnet_fingerprint=args.yamnet_fingerprint,
+      train_folds=args.train_folds,
+      eval_folds=args.eval_folds,
+      test_folds=args.test_folds,
+      min_accuracy=args.min_accuracy,
+      max_quarantine_fraction=args.max_quarantine_fraction,
+      hyperparameters={'epochs': args.epochs},
+      beam_pipeline_args=list(args.beam_arg),
+      enable_cache=not args.no_cache)
+  print(args.output)
+  return 0
+
+
+def _cmd_cv(args) -> int:
+  from components.yamnet import loader  # pylint: disable=g-import-not-at-top
+  from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from pipeline import cross_validation  # pylint: disable=g-import-not-at-top
+  if not args.data_root:
+    print('yamnet-pipeline cv: --data-root (or $ESC50_ROOT) is required',
+          file=sys.stderr)
+    return 2
+  config = cross_validation.cv_config(
+      os.path.abspath(args.data_root),
+      args.yamnet or loader.DEFAULT_YAMNET_HANDLE,
+      esc50_classes.parse_classes(args.classes), os.path.abspath(args.output),
+      epochs=args.epochs)
+  try:
+    result = cross_validation.cross_validate(config)
+  except (RuntimeError, OSError) as error:
+    print(f'yamnet-pipeline cv: {error}', file=sys.stderr)
+    return 1
+  print(json.dumps(result, sort_keys=True) if args.json else
+        cross_validation.format_result(result))
+  return 0
+
+
 _COMMANDS = {'run': _cmd_run, 'demo': _cmd_demo,
-             'download-esc50': _cmd_download, 'predict': _cmd_predict}
+             'download-esc50': _cmd_download, 'predict': _cmd_predict,
+             'kubeflow': _cmd_kubeflow, 'cv': _cmd_cv}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

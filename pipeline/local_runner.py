@@ -4,6 +4,7 @@ Layout under the output directory:
   pipeline_root/          artifacts of every component run
   metadata.sqlite         the MLMD store (lineage, caching)
   serving/<model_name>/   pushed versions, as TF Serving loads them
+  report.html             the latest run's report (reports/<run id>.html: each)
 """
 
 import contextlib
@@ -18,6 +19,7 @@ from tfx import v1 as tfx
 from components.yamnet import loader
 from data import esc50_csv
 from pipeline import pipeline as pipeline_def
+from pipeline import report
 from pipeline import run_summary
 
 
@@ -136,6 +138,7 @@ def run_local(config: RunConfig) -> Dict[str, Any]:
       summary = latest_summary(config)
       if summary:
         logging.info('\n%s', run_summary.format_summary(summary))
+    summary['report_path'] = report.write_report(config, summary)
   return summary
 
 

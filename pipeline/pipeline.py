@@ -2,24 +2,35 @@
 
 ExampleGen (ESC-50 CSV + wavs) -> YAMNet embeddings (Beam) -> Transform ->
 Trainer -> Evaluator (gated against thresholds and the last blessed model) ->
-Pusher (TF Serving layout). Every orchestrator's runner calls create_pipeline.
+ServingModelValidator (loads and runs the export as TF Serving would) ->
+Pusher (atomic push in TF Serving's layout). Every orchestrator's runner calls
+create_pipeline.
 """
 
 import os
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
 
 from components import splits
+from components.atomic_pusher.component import AtomicPusher
 from components.esc50_example_gen.component import Esc50ExampleGen
+from components.model_validator.component import ServingModelValidator
+from components.validation_gate.component import ValidationGate
 from components.yamnet_embedding.component import YamnetEmbeddingGen
 from models import features
 from models import model as model_module
 from serving import classifier_module
 
-SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema')
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           'schema', 'embeddings.pbtxt')
+CLIP_SCHEMA_FILE = os.path.join(os.path.dirname(SCHEMA_FILE), 'clips.pbtxt')
+# Clip-level features data validation checks (not the audio itself).
+CLIP_FACTS = ('category', 'fold', 'target', 'source_sample_rate',
+              'source_channels', 'duration_s', 'peak', 'rms_dbfs')
 PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
 RUN_FN = 'models.model.run_fn'
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
@@ -56,10 +67,10 @@ def eval_config(min_accuracy: float) -> tfma.EvalConfig:
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
-    data_root: str,
+    data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
     yamnet_handle: str,
     yamnet_fingerprint: str,
-    classes: Sequence[str],
+    classes: Union[Sequence[str], tfx.dsl.experimental.RuntimeParameter],
     serving_model_dir: str,
     train_folds: Sequence[int] = (1, 2, 3),
     eval_folds: Sequence[int] = (4,),
@@ -71,8 +82,15 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     metadata_connection_config=None,
     enable_cache: bool = True,
+    schema_file: str = SCHEMA_FILE,
+    clip_schema_file: str = CLIP_SCHEMA_FILE,
 ) -> tfx.dsl.Pipeline:
-  """Builds the pipeline; it reads nothing and has no side effects."""
+  """Builds the pipeline; it reads nothing and has no side effects.
+
+  data_root and classes may be str RuntimeParameters (classes as a JSON list)
+  so that Kubeflow users set them per run. schema_file is where the schema is
+  on the machine that runs ImportSchemaGen, e.g. inside the image.
+  """
   train_splits = splits.fold_split_names(train_folds)
   eval_splits = splits.fold_split_names(eval_folds)
   test_splits = splits.fold_split_names(test_folds)
@@ -91,12 +109,34 @@ def create_pipeline(
       yamnet_fingerprint=yamnet_fingerprint,
       batch_size=embedding_batch_size)
 
-  schema_gen = tfx.components.ImportSchemaGen(schema_file=os.path.join(
-      SCHEMA_DIR, 'embeddings.pbtxt'))
+  # Data validation: clip-level facts and embeddings against curated schemas;
+  # the gate stops the run before Transform when either has an anomaly.
+  clip_statistics = tfx.components.StatisticsGen(
+      examples=example_gen.outputs['examples'],
+      stats_options=tfdv.StatsOptions(feature_allowlist=list(CLIP_FACTS)),
+  ).with_id('clip_statistics')
+  clip_schema = tfx.components.ImportSchemaGen(
+      schema_file=clip_schema_file).with_id('clip_schema')
+  clip_validator = tfx.components.ExampleValidator(
+      statistics=clip_statistics.outputs['statistics'],
+      schema=clip_schema.outputs['schema']).with_id('clip_validator')
+
+  schema_gen = tfx.components.ImportSchemaGen(
+      schema_file=schema_file).with_id('embedding_schema')
+  embedding_statistics = tfx.components.StatisticsGen(
+      examples=embedding_gen.outputs['embeddings'],
+  ).with_id('embedding_statistics')
+  embedding_validator = tfx.components.ExampleValidator(
+      statistics=embedding_statistics.outputs['statistics'],
+      schema=schema_gen.outputs['schema']).with_id('embedding_validator')
+  validation_gate = ValidationGate(
+      schema=schema_gen.outputs['schema'],
+      clip_anomalies=clip_validator.outputs['anomalies'],
+      embedding_anomalies=embedding_validator.outputs['anomalies'])
 
   transform = tfx.components.Transform(
       examples=embedding_gen.outputs['embeddings'],
-      schema=schema_gen.outputs['schema'],
+      schema=validation_gate.outputs['validated_schema'],
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=transform_pb2.SplitsConfig(
           analyze=train_splits,
@@ -106,7 +146,7 @@ def create_pipeline(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      schema=schema_gen.outputs['schema'],
+      schema=validation_gate.outputs['validated_schema'],
       train_args=tfx.proto.TrainArgs(splits=train_splits),
       eval_args=tfx.proto.EvalArgs(splits=eval_splits),
       custom_config={model_module.YAMNET_HANDLE: yamnet_handle,
@@ -126,18 +166,25 @@ def create_pipeline(
       example_splits=test_splits,
       eval_config=eval_config(min_accuracy))
 
-  pusher = tfx.components.Pusher(
+  serving_validator = ServingModelValidator(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'])
+
+  pusher = AtomicPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
+      infra_blessing=serving_validator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=serving_model_dir)))
+              base_directory=serving_model_dir))).with_id('Pusher')
 
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[example_gen, embedding_gen, schema_gen, transform, trainer,
-                  model_resolver, evaluator, pusher],
+      components=[example_gen, clip_statistics, clip_schema, clip_validator,
+                  embedding_gen, schema_gen, embedding_statistics,
+                  embedding_validator, validation_gate, transform, trainer,
+                  model_resolver, evaluator, serving_validator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args or [])

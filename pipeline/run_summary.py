@@ -11,6 +11,8 @@ from typing import Any, Dict, List, Optional
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx.types import artifact_utils
 
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: 'complete',
@@ -26,7 +28,7 @@ NODE_ORDER = ('Esc50ExampleGen', 'clip_statistics', 'clip_schema',
               'clip_validator', 'YamnetEmbeddingGen', 'embedding_schema',
               'embedding_statistics', 'embedding_validator', 'ValidationGate',
               'Transform', 'Trainer', 'latest_blessed_model_resolver',
-              'Evaluator', 'Pusher')
+              'Evaluator', 'ServingModelValidator', 'Pusher')
 
 
 def _property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
@@ -99,6 +101,7 @@ def collect_summary(connection_config: metadata_store_pb2.ConnectionConfig,
       'pipeline': pipeline_name, 'run_id': run.name, 'components': {},
       'clips': {}, 'metrics': {}, 'per_class_metrics': {}, 'blessed': None,
       'blessing_reason': None, 'pushed': False, 'pushed_path': None,
+      'serving_check': None,
   }
   executions = store.get_executions_by_context(run.id)
   for execution in sorted(executions, key=lambda e: e.id):
@@ -114,6 +117,30 @@ def collect_summary(connection_config: metadata_store_pb2.ConnectionConfig,
       c['status'] == 'failed' for c in summary['components'].values())
                        else 'complete')
   return summary
+
+
+def latest_run_outputs(connection_config: metadata_store_pb2.ConnectionConfig,
+                       pipeline_name: str
+                      ) -> Dict[str, Dict[str, List[types.Artifact]]]:
+  """Output artifacts of the latest run, by node id and output key.
+
+  A cached execution points at the artifacts it reused, so a fully cached
+  run still leads to the data it stands for.
+  """
+  store = metadata_store.MetadataStore(connection_config)
+  run = _latest_run_context(store, pipeline_name)
+  outputs: Dict[str, Dict[str, List[types.Artifact]]] = {}
+  for execution in store.get_executions_by_context(run.id):
+    node = outputs.setdefault(
+        _node_id(store, execution.id, pipeline_name), {})
+    events = [e for e in store.get_events_by_execution_ids([execution.id])
+              if e.type == metadata_store_pb2.Event.OUTPUT]
+    for event in events:
+      artifact = store.get_artifacts_by_id([event.artifact_id])[0]
+      artifact_type = store.get_artifact_types_by_id([artifact.type_id])[0]
+      node.setdefault(event.path.steps[0].key, []).append(
+          artifact_utils.deserialize_artifact(artifact_type, artifact))
+  return outputs
 
 
 def _add_artifact_facts(summary, store, node, artifact) -> None:
@@ -139,6 +166,10 @@ def _add_artifact_facts(summary, store, node, artifact) -> None:
         '; '.join(facts['failures']) if facts['failures'] else
         'all thresholds met (value and no regression against the last '
         'blessed model)')
+  elif kind == 'InfraBlessing':
+    summary['serving_check'] = {
+        'passed': bool(_property(artifact, 'blessed')),
+        'reason': _property(artifact, 'reason')}
   elif kind == 'PushedModel':
     summary['pushed'] = bool(_property(artifact, 'pushed'))
     summary['pushed_path'] = _property(artifact, 'pushed_destination')
@@ -171,7 +202,13 @@ def format_summary(summary: Dict[str, Any]) -> str:
   if summary['blessed'] is not None:
     lines.append(f"Blessed: {'yes' if summary['blessed'] else 'no'} "
                  f"({summary['blessing_reason']})")
+  check = summary['serving_check']
+  if check:
+    lines.append(f"Serving check: {'passed' if check['passed'] else 'failed'} "
+                 f"({check['reason']})")
   lines.append(f"Pushed: {summary['pushed_path'] if summary['pushed'] else 'no'}")
+  if summary.get('report_path'):
+    lines.append(f"Report: {summary['report_path']}")
   return '\n'.join(lines)
 
 

@@ -3,18 +3,33 @@
 Exported as a plain `tf.Module` with `tf.function` signatures (Keras 3 cannot
 hold a TF Hub model), so it runs in TF Serving and with the source recipe's
 code: `reloaded(waveform)` and `reloaded.signatures['serving_default'](...)`.
+
+Signatures (docs/serving.md is the contract for clients):
+  serving_default  audio: float32 [num_samples], 16 kHz mono in [-1, 1]
+  serving_wav      wav: string scalar, the bytes of a WAV file at any common
+                   rate, decoded and resampled in the graph as training audio
+                   was (serving/wav_ops.py)
+  decode_wav       wav -> the 16 kHz waveform serving_wav classifies
+  evaluation       examples: serialized embedding Examples (TFMA)
+Both serving signatures return classifier (patch-averaged logits),
+probabilities, class_index, class_name and class_names.
 """
 
+import json
 import os
 import tempfile
-from typing import Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-SERVING_SIGNATURE = 'serving_default'
-EVALUATION_SIGNATURE = 'evaluation'
-LABELS_ASSET = 'labels.txt'
+from components.yamnet import loader
+from data import audio
+from serving import contract
+from serving import wav_ops
+
+# The pipeline's Evaluator config names it from here.
+EVALUATION_SIGNATURE = contract.EVALUATION_SIGNATURE
 EMBEDDING_SIZE = 1024
 
 
@@ -42,21 +57,52 @@ class SoundClassifier(tf.Module):
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
   def __call__(self, waveform: tf.Tensor) -> tf.Tensor:
-    """Class scores (logits) averaged over YAMNet's 0.96 s patches."""
+    """Class scores (logits) averaged over YAMNet's 0.96 s patches.
+
+    Clips shorter than a patch are zero-padded to one patch. An empty or
+    non-finite waveform fails with InvalidArgument: its scores would mean
+    nothing, and training never saw such clips.
+    """
+    not_empty = tf.debugging.Assert(
+        tf.size(waveform) > 0, ['audio is empty: expected at least one '
+                                'sample of 16 kHz mono audio'])
+    with tf.control_dependencies([not_empty]):
+      waveform = tf.debugging.check_numerics(
+          waveform, 'audio has NaN or Inf samples')
     _, embeddings, _ = self.yamnet(waveform)
     return tf.reduce_mean(self.head_logits(embeddings), axis=0)
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.float32, name='audio')])
-  def serve_waveform(self, audio: tf.Tensor) -> Dict[str, tf.Tensor]:
-    scores = self(audio)
+  def _outputs(self, scores: tf.Tensor) -> Dict[str, tf.Tensor]:
     class_index = tf.argmax(scores, output_type=tf.int32)
     return {
         'classifier': scores,
         'probabilities': tf.nn.softmax(scores),
         'class_index': class_index,
         'class_name': tf.gather(self.class_names, class_index),
+        'class_names': tf.identity(self.class_names),
     }
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.float32, name=contract.AUDIO_INPUT)])
+  def serve_waveform(self, audio: tf.Tensor) -> Dict[str, tf.Tensor]:
+    # TF Serving feeds tensors of any shape; fail clearly, not deep inside.
+    return self._outputs(self(tf.ensure_shape(audio, [None])))
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([], tf.string, name=contract.WAV_INPUT)])
+  def decode_wav(self, wav: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """WAV bytes -> the 16 kHz mono waveform, exactly as training decoded it."""
+    samples, sample_rate = wav_ops.parse_wav(tf.ensure_shape(wav, []))
+    return {
+        contract.AUDIO_INPUT: wav_ops.to_mono_16k(samples, sample_rate),
+        'source_sample_rate': sample_rate,
+        'source_channels': tf.shape(samples, out_type=tf.int64)[1],
+    }
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([], tf.string, name=contract.WAV_INPUT)])
+  def serve_wav(self, wav: tf.Tensor) -> Dict[str, tf.Tensor]:
+    return self._outputs(self(self.decode_wav(wav)[contract.AUDIO_INPUT]))
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')])
@@ -73,17 +119,97 @@ class SoundClassifier(tf.Module):
     return self.labels.asset_path
 
 
+def _tensor_facts(tensor) -> Dict[str, Any]:
+  return {'dtype': tensor.dtype.name, 'shape': tensor.shape.as_list()}
+
+
+def describe_signatures(signatures: Dict[str, Any]) -> Dict[str, Any]:
+  """Inputs and outputs (dtype, shape; None = any size) of each signature."""
+  described = {}
+  for name, function in sorted(signatures.items()):
+    concrete = function.get_concrete_function()
+    args, kwargs = concrete.structured_input_signature
+    specs = list(args) + list(kwargs.values())
+    described[name] = {
+        'inputs': {spec.name: _tensor_facts(spec) for spec in specs},
+        'outputs': {key: _tensor_facts(value) for key, value in
+                    sorted(concrete.structured_outputs.items())},
+    }
+  return described
+
+
+def model_card(signatures: Dict[str, Any], class_names: Sequence[str],
+               yamnet_handle: Optional[str]) -> Dict[str, Any]:
+  """What a client or an operator needs to know to call the model."""
+  return {
+      'model': 'YAMNet embeddings + dense head, logits averaged over patches',
+      'yamnet_handle': yamnet_handle,
+      'class_names': list(class_names),
+      'sample_rate': audio.TARGET_SAMPLE_RATE,
+      'patches': '0.96 s YAMNet patches every '
+                 f'{loader.PATCH_HOP_SAMPLES / loader.SAMPLE_RATE} s; clips '
+                 f'shorter than {loader.PATCH_SAMPLES} samples are zero-padded '
+                 'to one patch',
+      'wav_input': {
+          'encodings': list(wav_ops.SUPPORTED_ENCODINGS),
+          'channels': 'any; averaged to mono',
+          'sample_rates': 'any whose ratio to 16000 Hz reduces to up/down '
+                          f'with both <= {wav_ops.MAX_RESAMPLING_FACTOR}',
+          'resampling': 'scipy.signal.resample_poly (Kaiser window, beta '
+                        f'{wav_ops.KAISER_BETA}), as for training audio',
+      },
+      'errors': 'InvalidArgument (HTTP 400) for empty audio, NaN/Inf samples '
+                'and WAV bytes that cannot be decoded, naming the problem',
+      'signatures': describe_signatures(signatures),
+      'warmup_requests': contract.WARMUP_FILE,
+      'tensorflow_version': tf.__version__,
+  }
+
+
+def write_warmup_requests(path: str) -> None:
+  """One PredictRequest per serving signature, as TF Serving replays them."""
+  # Imported here: only the export needs TF Serving's protos.
+  from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+
+  stereo_44k = np.stack([contract.probe_tone(1.0, 44100)] * 2, axis=1)
+  requests = {
+      contract.SERVING_SIGNATURE: {
+          contract.AUDIO_INPUT: np.zeros(audio.TARGET_SAMPLE_RATE, np.float32)},
+      contract.WAV_SIGNATURE: {
+          contract.WAV_INPUT: audio.encode_wav(stereo_44k, 44100)},
+  }
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.TFRecordWriter(path) as writer:
+    for signature, inputs in requests.items():
+      request = predict_pb2.PredictRequest()
+      request.model_spec.signature_name = signature
+      for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+      log = prediction_log_pb2.PredictionLog(
+          predict_log=prediction_log_pb2.PredictLog(request=request))
+      writer.write(log.SerializeToString())
+
+
 def export_classifier(export_dir: str, yamnet,
                       head_weights: Sequence[np.ndarray],
-                      class_names: Sequence[str]) -> str:
-  """Writes the SavedModel with its serving and evaluation signatures."""
+                      class_names: Sequence[str],
+                      yamnet_handle: Optional[str] = None) -> str:
+  """Writes the SavedModel, its model card and TF Serving warm-up requests."""
   with tempfile.TemporaryDirectory() as scratch:
-    labels_file = os.path.join(scratch, LABELS_ASSET)
+    labels_file = os.path.join(scratch, contract.LABELS_ASSET)
     with open(labels_file, 'w', encoding='utf-8') as f:
       f.write(''.join(f'{name}\n' for name in class_names))
     module = SoundClassifier(yamnet, head_weights, class_names, labels_file)
-    tf.saved_model.save(module, export_dir, signatures={
-        SERVING_SIGNATURE: module.serve_waveform,
-        EVALUATION_SIGNATURE: module.evaluate_examples,
-    })
+    signatures = {
+        contract.SERVING_SIGNATURE: module.serve_waveform,
+        contract.WAV_SIGNATURE: module.serve_wav,
+        contract.DECODE_SIGNATURE: module.decode_wav,
+        contract.EVALUATION_SIGNATURE: module.evaluate_examples,
+    }
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+  write_warmup_requests(os.path.join(export_dir, contract.WARMUP_FILE))
+  card_path = os.path.join(export_dir, contract.MODEL_CARD)
+  with tf.io.gfile.GFile(card_path, 'w') as f:
+    json.dump(model_card(signatures, class_names, yamnet_handle), f, indent=2)
   return export_dir

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from data import audio
-from serving import classifier_module
+from serving import contract
 
 
 def load_classifier(model_dir: str):
@@ -28,15 +28,9 @@ def load_classifier(model_dir: str):
 
 def predict_waveform(model, waveform: np.ndarray) -> Dict[str, object]:
   """Runs serving_default on one 16 kHz waveform."""
-  outputs = model.signatures[classifier_module.SERVING_SIGNATURE](
-      audio=tf.constant(waveform, tf.float32))
-  names = [n.decode() for n in model.class_names.numpy()]
-  probabilities = outputs['probabilities'].numpy()
-  return {
-      'class_name': outputs['class_name'].numpy().decode(),
-      'class_index': int(outputs['class_index'].numpy()),
-      'scores': {name: float(p) for name, p in zip(names, probabilities)},
-  }
+  outputs = model.signatures[contract.SERVING_SIGNATURE](
+      **{contract.AUDIO_INPUT: tf.constant(waveform, tf.float32)})
+  return contract.prediction({k: v.numpy() for k, v in outputs.items()})
 
 
 def predict_files(model_dir: str, paths: Sequence[str]) -> List[Dict[str, object]]:

@@ -30,7 +30,10 @@ def _expected_scores(yamnet, weights, waveform):
 
 def test_recipe_code_works_on_the_export(exported):
   path, yamnet, weights = exported
-  waveform = np.sin(np.linspace(0, 2000, 80000)).astype(np.float32) * 0.5
+  # A tensor, as the recipe's load_wav_16k_mono returns: loaded signatures
+  # take tensors only.
+  waveform = tf.constant(
+      np.sin(np.linspace(0, 2000, 80000)).astype(np.float32) * 0.5)
   my_classes = ['dog', 'cat']
   # The source recipe, verbatim.
   reloaded_model = tf.saved_model.load(path)

@@ -4,6 +4,7 @@ import os
 
 import tensorflow as tf
 from tfx import types
+from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
@@ -37,7 +38,7 @@ def run_example_gen(out_dir, data_root, classes, max_fraction=0.5):
   return examples, clips_quarantine
 
 
-def run_embedding(out_dir, clips, handle):
+def run_embedding(out_dir, clips, handle, beam_pipeline_args=None):
   """Runs the executor with the exec properties its component would pass."""
   embeddings = standard_artifacts.Examples()
   embeddings.uri = os.path.join(str(out_dir), 'embeddings')
@@ -47,7 +48,10 @@ def run_embedding(out_dir, clips, handle):
       examples=types.Channel(type=standard_artifacts.Examples),
       yamnet_handle=handle,
       yamnet_fingerprint=loader.yamnet_fingerprint(handle), batch_size=4)
-  embedding_executor.Executor().Do({'examples': [clips]},
+  context = base_beam_executor.BaseBeamExecutor.Context(
+      beam_pipeline_args=beam_pipeline_args,
+      tmp_dir=os.path.join(str(out_dir), 'tmp'))
+  embedding_executor.Executor(context).Do({'examples': [clips]},
                          {'embeddings': [embeddings], 'quarantine': [failures]},
                          dict(component.exec_properties))
   return embeddings, failures

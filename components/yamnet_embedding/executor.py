@@ -1,13 +1,18 @@
-"""Executor of YamnetEmbeddingGen: batched YAMNet inference in Beam."""
+"""Executor of YamnetEmbeddingGen: batched YAMNet inference in Beam.
+
+Every split is read by one transform, so each clip streams through a single
+fused stage (read, embed, write): nothing is held between stages and memory
+does not grow with the dataset. What the workers run is in `embed`.
+"""
 
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
+from apache_beam.io import filesystems
 from apache_beam.metrics import metric
-import numpy as np
-import tensorflow as tf
+from apache_beam.options import pipeline_options
 from tfx import types
 from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
@@ -18,6 +23,7 @@ from tfx.types import standard_component_specs
 
 from components import quarantine
 from components.yamnet import loader
+from components.yamnet_embedding import embed
 
 YAMNET_HANDLE_KEY = 'yamnet_handle'
 YAMNET_FINGERPRINT_KEY = 'yamnet_fingerprint'
@@ -30,84 +36,24 @@ CLIPS_EMBEDDED = 'clips_embedded'
 PATCHES = 'patches'
 CLIPS_QUARANTINED = 'clips_quarantined'
 
-METRICS_NAMESPACE = 'yamnet_embedding'
-EMBEDDING_SIZE = 1024
 
+def worker_tf_threads(beam_pipeline_args: Sequence[str]) -> Optional[int]:
+  """TF threads per worker when the DirectRunner runs worker processes.
 
-def _feature(values, kind: str) -> tf.train.Feature:
-  if kind == 'bytes':
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-  if kind == 'int':
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-
-
-def patch_example(clip: tf.train.Example, embedding: np.ndarray,
-                  patch_index: int, num_patches: int) -> tf.train.Example:
-  """One patch: its embedding plus the clip's identity and label."""
-  features = clip.features.feature
-  return tf.train.Example(features=tf.train.Features(feature={
-      'embedding': _feature(embedding.astype(np.float32), 'float'),
-      'label': _feature(features['category'].bytes_list.value, 'bytes'),
-      'target': _feature(features['target'].int64_list.value, 'int'),
-      'fold': _feature(features['fold'].int64_list.value, 'int'),
-      'clip_id': _feature(features['clip_id'].bytes_list.value, 'bytes'),
-      'patch_index': _feature([patch_index], 'int'),
-      'num_patches': _feature([num_patches], 'int'),
-  }))
-
-
-class EmbedClipsFn(beam.DoFn):
-  """Loads YAMNet once per worker and embeds batches of clips."""
-
-  QUARANTINE_TAG = 'quarantine'
-
-  def __init__(self, yamnet_handle: str):
-    super().__init__()
-    self._handle = yamnet_handle
-    self._model = None
-    self._clips = beam.metrics.Metrics.counter(METRICS_NAMESPACE, 'clips')
-    self._patches = beam.metrics.Metrics.counter(METRICS_NAMESPACE, 'patches')
-    self._failures = beam.metrics.Metrics.counter(METRICS_NAMESPACE,
-                                                  'failures')
-
-  def setup(self):
-    self._model = loader.load_yamnet(self._handle)
-
-  def _embed(self, clip: tf.train.Example) -> np.ndarray:
-    waveform = np.asarray(clip.features.feature['audio'].float_list.value,
-                          dtype=np.float32)
-    _, embeddings, _ = self._model(tf.constant(waveform))
-    embeddings = embeddings.numpy()
-    if not np.all(np.isfinite(embeddings)):
-      raise ValueError('YAMNet returned non-finite embeddings')
-    return embeddings
-
-  def process(self, serialized_clips: List[bytes]):
-    for serialized in serialized_clips:
-      clip = tf.train.Example.FromString(serialized)
-      try:
-        embeddings = self._embed(clip)
-      except (tf.errors.OpError, ValueError) as error:
-        self._failures.inc()
-        features = clip.features.feature
-        yield beam.pvalue.TaggedOutput(self.QUARANTINE_TAG, quarantine.record(
-            features['clip_id'].bytes_list.value[0].decode(),
-            features['filename'].bytes_list.value[0].decode(),
-            features['fold'].int64_list.value[0],
-            features['category'].bytes_list.value[0].decode(),
-            f'YAMNet inference failed: {error}'))
-        continue
-      self._clips.inc()
-      self._patches.inc(len(embeddings))
-      for index, embedding in enumerate(embeddings):
-        yield patch_example(clip, embedding, index,
-                            len(embeddings)).SerializeToString()
+  Each process gets its share of the cores: on 2 cores, two 1-thread workers
+  embed faster than two 2-thread ones. None keeps TF's default elsewhere.
+  """
+  options = pipeline_options.PipelineOptions(list(beam_pipeline_args)).view_as(
+      pipeline_options.DirectOptions)
+  if options.direct_running_mode != 'multi_processing':
+    return None
+  cores = os.cpu_count() or 1
+  return max(1, cores // (options.direct_num_workers or cores))
 
 
 def _counter(result: beam.runners.runner.PipelineResult, name: str) -> int:
-  query = result.metrics().query(
-      metric.MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name(name))
+  query = result.metrics().query(metric.MetricsFilter().with_namespace(
+      embed.METRICS_NAMESPACE).with_name(name))
   return int(sum(c.committed or 0 for c in query['counters']))
 
 
@@ -130,28 +76,36 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     # Fail fast, before Beam starts, if the handle is not a usable YAMNet.
     loader.load_yamnet(handle)
 
-    pipeline = self._make_beam_pipeline()
-    failures = []
-    for split in split_names:
+    # File -> split index, so one read serves every split.
+    split_of_file = {}
+    for index, split in enumerate(split_names):
       pattern = os.path.join(artifact_utils.get_split_uri([clips], split), '*')
-      embedded = (
-          pipeline
-          | f'ReadClips[{split}]' >> beam.io.ReadFromTFRecord(
-              pattern, coder=beam.coders.BytesCoder())
-          | f'Batch[{split}]' >> beam.BatchElements(
-              min_batch_size=1, max_batch_size=batch_size)
-          | f'Embed[{split}]' >> beam.ParDo(
-              EmbedClipsFn(handle)).with_outputs(
-                  EmbedClipsFn.QUARANTINE_TAG, main='patches'))
-      failures.append(embedded[EmbedClipsFn.QUARANTINE_TAG])
-      _ = (embedded.patches
+      for match in filesystems.FileSystems.match([pattern])[0].metadata_list:
+        split_of_file[match.path] = index
+
+    pipeline = self._make_beam_pipeline()
+    embedded = (
+        pipeline
+        | 'ListClipFiles' >> beam.Create(sorted(split_of_file))
+        | 'ReadClips' >> beam.io.ReadAllFromTFRecord(with_filename=True)
+        | 'KeyBySplit' >> beam.Map(embed.key_by_split, split_of_file)
+        | 'Batch' >> beam.BatchElements(
+            min_batch_size=batch_size, max_batch_size=batch_size)
+        | 'Embed' >> beam.ParDo(
+            embed.EmbedClipsFn(handle,
+                               worker_tf_threads(self._beam_pipeline_args))
+        ).with_outputs(embed.EmbedClipsFn.QUARANTINE_TAG, main='patches'))
+    by_split = embedded.patches | 'BySplit' >> beam.Partition(
+        embed.split_of_patch, len(split_names))
+    for index, split in enumerate(split_names):
+      _ = (by_split[index]
+           | f'Patches[{split}]' >> beam.Values()
            | f'Write[{split}]' >> beam.io.WriteToTFRecord(
                os.path.join(
                    artifact_utils.get_split_uri([embeddings], split),
                    write_split.DEFAULT_FILE_NAME),
                file_name_suffix='.gz'))
-    _ = (failures
-         | 'MergeFailures' >> beam.Flatten()
+    _ = (embedded[embed.EmbedClipsFn.QUARANTINE_TAG]
          | 'WriteQuarantine' >> quarantine.WriteQuarantine(quarantine_uri))
     result = pipeline.run()
     result.wait_until_finish()

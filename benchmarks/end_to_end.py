@@ -1,0 +1,177 @@
+"""Serving latency of the exported classifier, and whole-pipeline wall times.
+
+    .venv/bin/python benchmarks/end_to_end.py [--json] [--only latency|pipeline]
+        [--beam-args ARG ...]
+
+latency: p50/p95 of one 5 s clip (batch 1, CPU, TF's default threads) through
+  the classifier as the pipeline exports it (serving/classifier_module.py,
+  here with a random 50-class head over ../shared/yamnet-savedmodel), against
+  YAMNet alone, each through its serving_default signature and through its
+  Python call; the head's overhead in %.
+pipeline: the whole pipeline (pipeline.local_runner.run_local) on
+  ../shared/esc50-mini with all 50 classes in a temp dir, cold, then rerun
+  with everything cached; per-component seconds as MLMD recorded them.
+Both need ../shared beside the repo root and skip with a message without it.
+"""
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+
+import machine
+
+_WARMUP_CALLS = 10
+_TIMED_CALLS = 200
+# Calls alternate between the models in blocks, so a busier moment on a
+# shared machine affects both alike.
+_BLOCK = 20
+
+
+def _percentiles(seconds: List[float]) -> Dict[str, float]:
+  ms = np.array(seconds) * 1000
+  return {'p50_ms': float(np.percentile(ms, 50)),
+          'p95_ms': float(np.percentile(ms, 95)),
+          'mean_ms': float(ms.mean())}
+
+
+def _time_alternating(calls: Dict[str, Callable[[], Any]]
+                     ) -> Dict[str, Dict[str, float]]:
+  timings = {name: [] for name in calls}
+  for call in calls.values():
+    for _ in range(_WARMUP_CALLS):
+      call()
+  for _ in range(_TIMED_CALLS // _BLOCK):
+    for name, call in calls.items():
+      for _ in range(_BLOCK):
+        start = time.perf_counter()
+        call()
+        timings[name].append(time.perf_counter() - start)
+  return {name: _percentiles(t) for name, t in timings.items()}
+
+
+def measure_latency(work: str) -> Dict[str, Any]:
+  """Classifier and YAMNet latency on the first esc50-mini clip."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from components.yamnet import loader  # pylint: disable=g-import-not-at-top
+  from data import audio  # pylint: disable=g-import-not-at-top
+  from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from data import esc50_csv  # pylint: disable=g-import-not-at-top
+  from serving import classifier_module  # pylint: disable=g-import-not-at-top
+
+  handle = str(machine.SHARED_YAMNET)
+  row = esc50_csv.read_esc50_csv(str(machine.SHARED_ESC50))[0]
+  waveform = tf.constant(audio.read_waveform(
+      esc50_csv.audio_path(str(machine.SHARED_ESC50), row)))
+  rng = np.random.default_rng(0)
+  classes = list(esc50_classes.ESC50_CLASSES)
+  head = [rng.normal(0, 0.05, (1024, 512)).astype(np.float32),
+          np.zeros(512, np.float32),
+          rng.normal(0, 0.05, (512, len(classes))).astype(np.float32),
+          np.zeros(len(classes), np.float32)]
+  export_dir = classifier_module.export_classifier(
+      os.path.join(work, 'classifier'), loader.load_yamnet(handle), head,
+      classes, yamnet_handle=handle)
+  classifier = tf.saved_model.load(export_dir)
+  yamnet = tf.saved_model.load(handle)
+  serve_classifier = classifier.signatures['serving_default']
+  serve_yamnet = yamnet.signatures['serving_default']
+  figures = _time_alternating({
+      'classifier serving_default': lambda: serve_classifier(audio=waveform),
+      'YAMNet serving_default': lambda: serve_yamnet(waveform=waveform),
+      'classifier(waveform)': lambda: classifier(waveform),
+      'YAMNet(waveform)': lambda: yamnet(waveform),
+  })
+  overhead = {
+      'serving_default': 100 * (
+          figures['classifier serving_default']['p50_ms'] /
+          figures['YAMNet serving_default']['p50_ms'] - 1),
+      'python call': 100 * (figures['classifier(waveform)']['p50_ms'] /
+                            figures['YAMNet(waveform)']['p50_ms'] - 1),
+  }
+  return {'clip': row.filename, 'samples': int(waveform.shape[0]),
+          'calls': _TIMED_CALLS, 'latency': figures,
+          'overhead_p50_percent': overhead}
+
+
+def measure_pipeline(work: str, beam_args: List[str]) -> Dict[str, Any]:
+  """Cold run, then a fully cached rerun, of the whole local pipeline."""
+  from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  config = local_runner.RunConfig(
+      data_root=str(machine.SHARED_ESC50),
+      yamnet_handle=str(machine.SHARED_YAMNET),
+      classes=list(esc50_classes.ESC50_CLASSES),
+      output_dir=os.path.join(work, 'run'), beam_pipeline_args=beam_args)
+  runs = {}
+  for name in ('cold', 'cached'):
+    start = time.time()
+    summary = local_runner.run_local(config)
+    runs[name] = {'wall_seconds': time.time() - start,
+                  'components': summary['components'],
+                  'clips': summary.get('clips'),
+                  'blessed': summary.get('blessed')}
+  return {'beam_pipeline_args': beam_args, 'runs': runs}
+
+
+def format_report(report: Dict[str, Any]) -> str:
+  lines = [machine.format_machine(report['machine'])]
+  if 'skipped' in report:
+    return '\n'.join(lines + [f"Skipped: {report['skipped']}"])
+  if 'latency' in report:
+    latency = report['latency']
+    lines += ['', f"Serving latency, one {latency['samples'] / 16000:.0f} s "
+                  f"clip, batch 1, CPU ({latency['calls']} calls each):",
+              f"   {'model':28s} {'p50 ms':>7s} {'p95 ms':>7s} {'mean ms':>7s}"]
+    for name, f in latency['latency'].items():
+      lines.append(f"   {name:28s} {f['p50_ms']:7.1f} {f['p95_ms']:7.1f} "
+                   f"{f['mean_ms']:7.1f}")
+    lines.append('   classifier overhead over YAMNet (p50): ' + ', '.join(
+        f'{k} {v:+.1f}%' for k, v in latency['overhead_p50_percent'].items()))
+  if 'pipeline' in report:
+    runs = report['pipeline']['runs']
+    args = ' '.join(report['pipeline']['beam_pipeline_args']) or 'none'
+    lines += ['', f'Whole pipeline on esc50-mini, 50 classes (Beam args: '
+                  f'{args}):',
+              f"   {'component':32s} {'cold s':>8s} {'cached s':>9s}  status"]
+    for name, cold in runs['cold']['components'].items():
+      cached = runs['cached']['components'].get(name, {})
+      lines.append(f"   {name:32s} {cold['seconds']:8.1f} "
+                   f"{cached.get('seconds', float('nan')):9.1f}  "
+                   f"{cold['status']} / {cached.get('status', '-')}")
+    lines.append(f"   {'whole run (wall)':32s} "
+                 f"{runs['cold']['wall_seconds']:8.1f} "
+                 f"{runs['cached']['wall_seconds']:9.1f}")
+  return '\n'.join(lines)
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--json', action='store_true',
+                      help='print one JSON object instead of tables')
+  parser.add_argument('--only', choices=('latency', 'pipeline'))
+  parser.add_argument('--beam-args', nargs='*', default=[],
+                      help='beam_pipeline_args of the pipeline runs')
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.WARNING)
+  report: Dict[str, Any] = {'machine': machine.describe()}
+  missing = machine.shared_inputs_missing()
+  if missing:
+    report['skipped'] = ('../shared beside the repo root is absent (missing '
+                         f'{", ".join(missing)})')
+  else:
+    with tempfile.TemporaryDirectory(prefix='end-to-end-benchmark-') as work:
+      if args.only in (None, 'latency'):
+        report['latency'] = measure_latency(work)
+      if args.only in (None, 'pipeline'):
+        report['pipeline'] = measure_pipeline(work, args.beam_args)
+  print(json.dumps(report, indent=2) if args.json else format_report(report))
+
+
+if __name__ == '__main__':
+  main()

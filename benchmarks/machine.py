@@ -1,0 +1,111 @@
+"""What the benchmarks ran on, and helpers they share.
+
+Figures only compare within one run on one machine, so every report starts
+with the machine, the versions and how busy the machine was.
+"""
+
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Tuple
+
+import psutil
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / 'shared'
+SHARED_ESC50 = SHARED / 'esc50-mini'
+SHARED_YAMNET = SHARED / 'yamnet-savedmodel'
+
+
+def shared_inputs_missing() -> List[str]:
+  """Files of ../shared the real-data benchmarks need and that are absent."""
+  return [str(p) for p in (SHARED_ESC50 / 'meta' / 'esc50.csv',
+                           SHARED_YAMNET / 'saved_model.pb') if not p.exists()]
+
+
+def _cpu_model() -> str:
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or 'unknown'
+
+
+def describe() -> Dict[str, Any]:
+  """nproc, CPU model, memory, load and the versions that matter here."""
+  # Imported here: the child processes that time TF must configure it first.
+  import apache_beam  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tfx  # pylint: disable=g-import-not-at-top
+  return {
+      'nproc': os.cpu_count(),
+      'cpu_model': _cpu_model(),
+      'memory_gib': round(psutil.virtual_memory().total / 2**30, 1),
+      'load_average_1m': os.getloadavg()[0],
+      'python': platform.python_version(),
+      'tensorflow': tf.__version__,
+      'apache_beam': apache_beam.__version__,
+      'tfx': tfx.__version__,
+  }
+
+
+def format_machine(info: Dict[str, Any]) -> str:
+  return (f"Machine: {info['nproc']} cores ({info['cpu_model']}), "
+          f"{info['memory_gib']} GiB; Python {info['python']}, "
+          f"TF {info['tensorflow']}, Beam {info['apache_beam']}, "
+          f"TFX {info['tfx']}; load average at start "
+          f"{info['load_average_1m']:.2f}")
+
+
+def _tree_rss(process: psutil.Process) -> int:
+  total = 0
+  for p in [process] + process.children(recursive=True):
+    try:
+      total += p.memory_info().rss
+    except psutil.Error:
+      pass
+  return total
+
+
+def run_child(args: List[str], timeout_s: float = 3600
+             ) -> Tuple[str, float]:
+  """Runs `python args...`; returns its stdout and the peak RSS (MB) of it
+  and all its descendants, sampled every 50 ms.
+
+  Raises:
+    RuntimeError: The child failed; its stderr tail is in the message.
+  """
+  child = subprocess.Popen([sys.executable] + args, cwd=REPO_ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+  process = psutil.Process(child.pid)
+  peak = 0
+  done = threading.Event()
+
+  def sample():
+    nonlocal peak
+    while not done.is_set():
+      try:
+        peak = max(peak, _tree_rss(process))
+      except psutil.Error:
+        pass
+      time.sleep(0.05)
+
+  sampler = threading.Thread(target=sample, daemon=True)
+  sampler.start()
+  try:
+    stdout, stderr = child.communicate(timeout=timeout_s)
+  finally:
+    done.set()
+    sampler.join()
+  if child.returncode:
+    raise RuntimeError(f'{args[:2]} failed ({child.returncode}):\n'
+                       f'{stderr[-3000:]}')
+  return stdout, peak / 2**20

@@ -1,0 +1,1 @@
+"""AtomicPusher: TFX's Pusher whose new versions appear whole or not at all."""

@@ -1,0 +1,1 @@
+"""ServingModelValidator: checks a model as TF Serving would run it."""
