@@ -103,7 +103,8 @@ def test_pushed_model_classifies_held_out_clips(runs, demo_run, tmp_path):
     waveform = audio.read_waveform(str(tmp_path / 'audio' / row['filename']))
     reloaded_results = reloaded_model(waveform)
     predicted = labels[int(tf.math.argmax(reloaded_results))]
-    serving = reloaded_model.signatures['serving_default'](waveform)
+    serving = reloaded_model.signatures['serving_default'](
+        tf.constant(waveform))
     np.testing.assert_allclose(serving['classifier'].numpy(),
                                reloaded_results.numpy(), atol=1e-5)
     correct += predicted == row['category']
