@@ -7,6 +7,7 @@ clips ExampleGen wrote and quarantined, the Trainer's TensorBoard logs, and the
 trained SavedModel, run on the test folds' clips as TF Serving runs it.
 """
 
+import collections
 import datetime
 import html
 import math
@@ -210,13 +211,14 @@ def clip_counts(examples, classes: Sequence[str]) -> List[List[Any]]:
       examples_io.split_files(examples, splits.ALL_FOLD_SPLITS),
       {'category': tf.io.FixedLenFeature([], tf.string),
        'fold': tf.io.FixedLenFeature([], tf.int64)})
-  categories = [examples_io.decode(c) for c in columns['category']]
+  counts = collections.Counter(
+      zip((examples_io.decode(c) for c in columns['category']),
+          columns['fold'].tolist()))
   folds = [splits.fold_of_split(s) for s in splits.ALL_FOLD_SPLITS]
   rows = []
   for name in classes:
-    counts = [sum(1 for c, f in zip(categories, columns['fold'])
-                  if c == name and f == fold) for fold in folds]
-    rows.append([name] + counts + [sum(counts)])
+    per_fold = [counts[(name, fold)] for fold in folds]
+    rows.append([name] + per_fold + [sum(per_fold)])
   return rows
 
 

@@ -41,6 +41,10 @@ class YamnetEmbeddingGen(base_beam_component.BaseBeamComponent):
 
   Output features: embedding float[1024], label (class name), target, fold,
   clip_id, patch_index, num_patches.
+
+  batch_size is how many clips one graph call embeds; it bounds the audio a
+  worker holds. Under the DirectRunner, `--direct_running_mode=
+  multi_processing` uses every core (docs/performance.md).
   """
 
   SPEC_CLASS = YamnetEmbeddingGenSpec
