@@ -233,11 +233,6 @@ def _run_pipeline(config, summary_json: Optional[str]) -> int:
 
 def _cmd_run(args) -> int:
   from components.yamnet import loader  # pylint: disable=g-import-not-at-top
-  if not args.data_root:
-    print('yamnet-pipeline run: --data-root (or $ESC50_ROOT) is required; '
-          '`yamnet-pipeline download-esc50 --to DIR` fetches ESC-50',
-          file=sys.stderr)
-    return 2
   config = _run_config(args, args.data_root,
                        args.yamnet or loader.DEFAULT_YAMNET_HANDLE)
   return _run_pipeline(config, args.summary_json)
@@ -291,10 +286,6 @@ def _cmd_predict(args) -> int:
 def _cmd_kubeflow(args) -> int:
   from components.yamnet import loader  # pylint: disable=g-import-not-at-top
   from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
-  if not args.data_root:
-    print('yamnet-pipeline kubeflow: --data-root (or $ESC50_ROOT) is required',
-          file=sys.stderr)
-    return 2
   kubeflow_v2_runner.compile_kubeflow_pipeline(
       output_file=args.output,
       data_root=args.data_root,
@@ -321,10 +312,6 @@ def _cmd_cv(args) -> int:
   from components.yamnet import loader  # pylint: disable=g-import-not-at-top
   from data import esc50_classes  # pylint: disable=g-import-not-at-top
   from pipeline import cross_validation  # pylint: disable=g-import-not-at-top
-  if not args.data_root:
-    print('yamnet-pipeline cv: --data-root (or $ESC50_ROOT) is required',
-          file=sys.stderr)
-    return 2
   config = cross_validation.cv_config(
       os.path.abspath(args.data_root),
       args.yamnet or loader.DEFAULT_YAMNET_HANDLE,
@@ -347,6 +334,11 @@ _COMMANDS = {'run': _cmd_run, 'demo': _cmd_demo,
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   args = build_parser().parse_args(argv)
+  if getattr(args, 'data_root', '') is None:
+    print(f'yamnet-pipeline {args.command}: --data-root (or $ESC50_ROOT) is '
+          'required; `yamnet-pipeline download-esc50 --to DIR` fetches ESC-50',
+          file=sys.stderr)
+    return 2
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   try:
