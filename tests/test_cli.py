@@ -65,3 +65,17 @@ def test_second_run_on_the_same_output_fails_clearly(tmp_path):
   # Released after the first run ends.
   with local_runner.exclusive_output(str(tmp_path)):
     pass
+
+
+def test_run_refuses_an_output_another_run_holds(tmp_path, standin_yamnet):
+  from data import synthetic  # pylint: disable=g-import-not-at-top
+  data_root = str(tmp_path / 'data')
+  synthetic.write_synthetic_esc50(data_root, clips_per_class_per_fold=1,
+                                  duration_s=0.5)
+  config = local_runner.RunConfig(
+      data_root=data_root, yamnet_handle=standin_yamnet,
+      classes=['dog', 'cat'], output_dir=str(tmp_path / 'out'))
+  with local_runner.exclusive_output(config.output_dir):
+    with pytest.raises(local_runner.RunInProgressError):
+      local_runner.run_local(config)
+  assert not (tmp_path / 'out' / 'metadata.sqlite').exists()
