@@ -23,6 +23,7 @@ import argparse
 import glob
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -70,7 +71,10 @@ def _barrier(sync_dir: str, name: str, parties: int) -> None:
 
 def task_raw(threads: int, clips_uri: str, handle: str, part: int,
              parties: int, sync_dir: str) -> Dict[str, Any]:
-  """Times YAMNet alone per calling style; each repeat is [start, end]."""
+  """Times YAMNet alone per calling style.
+
+  Returns, per style, one [start, end, patches, CPU seconds] per repeat.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.threading.set_intra_op_parallelism_threads(threads)
   tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -91,12 +95,12 @@ def task_raw(threads: int, clips_uri: str, handle: str, part: int,
     repeats = []
     for repeat in range(_RAW_REPEATS):
       _barrier(sync_dir, f'{name}-{repeat}', parties)
-      start = time.time()
+      start, cpu = time.time(), time.process_time()
       patches = 0
       for i in range(0, len(audio), batch):
         out = fn(tf.constant(audio[i:i + batch]))
         patches += sum(int(x.shape[0]) for x in out)
-      repeats.append([start, time.time(), patches])
+      repeats.append([start, time.time(), patches, time.process_time() - cpu])
     results[name] = repeats
   return results
 
@@ -129,11 +133,12 @@ def task_recipe(data_root: str, handle: str) -> Dict[str, Any]:
       ([esc50_csv.audio_path(data_root, r) for r in rows],
        [r.target for r in rows], [r.fold for r in rows]))
   main_ds = main_ds.map(load_wav_16k_mono).map(extract_embedding).unbatch()
-  start = time.time()
+  start, cpu = time.time(), time.process_time()
   patches = sum(1 for _ in main_ds)
   seconds = time.time() - start
   return {'clips': len(rows), 'patches': patches, 'seconds': seconds,
-          'patches_per_s': patches / seconds}
+          'patches_per_s': patches / seconds,
+          'cpu_ms_per_patch': 1000 * (time.process_time() - cpu) / patches}
 
 
 def _run_executor(executor_cls, exec_properties, input_dict, output_dict,
@@ -172,10 +177,15 @@ def task_example_gen(data_root: str, out_dir: str,
   return {'seconds': seconds, 'split_names': examples.split_names}
 
 
+def _cpu_seconds() -> float:
+  """User + system CPU of this process and its waited-for children."""
+  return sum(sum(resource.getrusage(who)[:2])
+             for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def task_embed(clips_dir: str, split_names: str, out_dir: str, handle: str,
                mode: str) -> Dict[str, Any]:
   """YamnetEmbeddingGen's executor, with the component's exec properties."""
-  import resource  # pylint: disable=g-import-not-at-top
   from tfx import types  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
   from components.yamnet_embedding import executor  # pylint: disable=g-import-not-at-top
@@ -187,15 +197,13 @@ def task_embed(clips_dir: str, split_names: str, out_dir: str, handle: str,
   component = YamnetEmbeddingGen(
       examples=types.Channel(type=standard_artifacts.Examples),
       yamnet_handle=handle, yamnet_fingerprint='benchmark')
-  cpu_before = sum(resource.getrusage(who)[:2] for who in (
-      resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+  cpu_before = _cpu_seconds()
   seconds = _run_executor(
       executor.Executor, dict(component.exec_properties),
       {'examples': [clips]},
       {'embeddings': [embeddings], 'quarantine': [failures]}, MODES[mode],
       os.path.join(out_dir, 'tmp'))
-  cpu = sum(resource.getrusage(who)[:2] for who in (
-      resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) - cpu_before
+  cpu = _cpu_seconds() - cpu_before
   return {'seconds': seconds, 'cpu_seconds': cpu,
           'clips': embeddings.get_int_custom_property(executor.CLIPS_EMBEDDED),
           'patches': embeddings.get_int_custom_property(executor.PATCHES),
@@ -218,8 +226,10 @@ def _child(task: str, **kwargs):
   return json.loads(stdout.strip().splitlines()[-1]), peak_mb
 
 
-def measure_raw(clips_dir: str, handle: str, work: str) -> Dict[str, float]:
-  """Patches/s of each calling style, threads and process count."""
+def measure_raw(clips_dir: str, handle: str,
+                work: str) -> Dict[str, Dict[str, float]]:
+  """Patches/s (best repeat) of each calling style, thread and process count,
+  and its CPU ms per patch."""
   import concurrent.futures  # pylint: disable=g-import-not-at-top
   figures = {}
   for threads, parties in ((1, 1), (2, 1), (1, 2)):
@@ -233,11 +243,15 @@ def measure_raw(clips_dir: str, handle: str, work: str) -> Dict[str, float]:
     label = (f'{parties} processes x {threads} thread' if parties > 1 else
              f'1 process x {threads} thread{"s" if threads > 1 else ""}')
     for style in runs[0]:
-      best = 0.0
+      best = {'patches_per_s': 0.0}
       for repeat in range(_RAW_REPEATS):
         spans = [run[style][repeat] for run in runs]
         seconds = max(s[1] for s in spans) - min(s[0] for s in spans)
-        best = max(best, sum(s[2] for s in spans) / seconds)
+        patches = sum(s[2] for s in spans)
+        if patches / seconds > best['patches_per_s']:
+          best = {'patches_per_s': patches / seconds,
+                  'cpu_ms_per_patch': 1000 * sum(s[3] for s in spans) /
+                                      patches}
       figures[f'{style}, {label}'] = best
   return figures
 
@@ -258,6 +272,7 @@ def measure_pipeline(data_root: str, handle: str, work: str,
                   cpu_ms_per_patch=1000 * result['cpu_seconds'] /
                   result['patches'],
                   peak_rss_mb=peak_mb,
+                  load_1m_after=os.getloadavg()[0],
                   input_files=len(glob.glob(os.path.join(
                       clips_dir, 'examples', '*', '*'))))
     figures[mode] = result
@@ -311,12 +326,13 @@ def run(clips: int, modes: List[str], work: str) -> Dict[str, Any]:
   report['recipe'], _ = _child('recipe', data_root=datasets[first],
                                handle=handle)
   _summarize(report, clips, modes)
+  report['load_average_1m_end'] = os.getloadavg()[0]
   return report
 
 
 def _summarize(report: Dict[str, Any], clips: int, modes: List[str]) -> None:
   """Headline figures: the N-clip set's best mode against raw and recipe."""
-  raw = max(report['raw'].values())
+  raw = max(f['patches_per_s'] for f in report['raw'].values())
   recipe = report['recipe']['patches_per_s']
   big = report['datasets'][f'synthetic-{clips}']
   small = report['datasets'][f'synthetic-{SMALL_CLIPS}']
@@ -349,15 +365,20 @@ def format_report(report: Dict[str, Any]) -> str:
   if 'skipped' in report:
     lines += [f"Skipped {report['skipped']}", '']
   lines.append(f"1. Raw YAMNet on decoded audio ({report['raw_dataset']}):")
-  for name, value in sorted(report['raw'].items(), key=lambda kv: -kv[1]):
-    lines.append(f'   {name:45s} {value:7.0f} patches/s')
+  for name, f in sorted(report['raw'].items(),
+                        key=lambda kv: -kv[1]['patches_per_s']):
+    lines.append(f"   {name:42s} {f['patches_per_s']:6.0f} patches/s, "
+                 f"{f['cpu_ms_per_patch']:.2f} CPU ms/patch")
   r = report['recipe']
   lines += ['', f"2. Source recipe (tf.data, decode + resample per file, one "
-                f"call per clip): {recipe:.0f} patches/s ({r['clips']} clips)",
+                f"call per clip): {recipe:.0f} patches/s, "
+                f"{r['cpu_ms_per_patch']:.2f} CPU ms/patch ({r['clips']} "
+                "clips)",
             '', '3. Embedding executor (ExampleGen output -> patch Examples):',
             f"   {'dataset':18s} {'mode':17s} {'clips':>5s} {'patches':>7s} "
             f"{'seconds':>7s} {'patches/s':>9s} {'x raw':>6s} {'x recipe':>8s} "
-            f"{'CPU ms/patch':>12s} {'peak RSS MB':>11s} {'marginal/s':>10s}"]
+            f"{'CPU ms/patch':>12s} {'peak RSS MB':>11s} {'marginal/s':>10s} "
+            f"{'load':>5s}"]
   for name, modes in report['datasets'].items():
     for mode, f in modes.items():
       marginal = f.get('marginal_patches_per_s')
@@ -366,7 +387,8 @@ def format_report(report: Dict[str, Any]) -> str:
           f"{f['seconds']:7.1f} {f['patches_per_s']:9.0f} "
           f"{f['patches_per_s'] / raw:6.2f} {f['patches_per_s'] / recipe:8.2f} "
           f"{f['cpu_ms_per_patch']:12.2f} {f['peak_rss_mb']:11.0f} "
-          f"{marginal if marginal is not None else float('nan'):10.0f}")
+          f"{marginal if marginal is not None else float('nan'):10.0f} "
+          f"{f['load_1m_after']:5.2f}")
   lines += [
       '',
       f"Best mode on the large set: {report['pipeline_mode']}: "
@@ -377,7 +399,9 @@ def format_report(report: Dict[str, Any]) -> str:
       f"({report['ratio_marginal_to_raw']:.2f} x raw, "
       f"{report['ratio_marginal_to_tutorial']:.2f} x recipe)",
       f"Peak RSS: {report['pipeline_peak_rss_mb']:.0f} MB on the large set, "
-      f"{report['pipeline_peak_rss_mb_small']:.0f} MB on {SMALL_CLIPS} clips"]
+      f"{report['pipeline_peak_rss_mb_small']:.0f} MB on {SMALL_CLIPS} clips",
+      f"Load average (1 min) at the end: {report['load_average_1m_end']:.2f}; "
+      "'load' is after each run. Above ~2 other processes shared the cores."]
   return '\n'.join(lines)
 
 

@@ -16,15 +16,19 @@ import re
 import shutil
 from typing import Any, Dict, List, Optional, Sequence, Tuple, TYPE_CHECKING
 
+from google.protobuf import text_format
 import numpy as np
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
 from components import examples_io
 from components import quarantine
 from components import splits
+from models import features
 from pipeline import run_summary
+from serving import contract
 
 if TYPE_CHECKING:
   from pipeline import local_runner  # pylint: disable=g-bad-import-order
@@ -390,17 +394,59 @@ def _evaluation_section(config, summary, outputs) -> str:
   return ''.join(parts)
 
 
-def _gate_section(config, summary) -> str:
+def gate_failures(evaluation_uri: str, class_names: Sequence[str]
+                 ) -> List[List[str]]:
+  """(slice, metric, value, threshold) of every check the Evaluator failed.
+
+  Class slices are label indices; they are shown with the class name too.
+  """
+  rows = []
+  result = tfma.load_validation_result(evaluation_uri)
+  for per_slice in result.metric_validations_per_slice:
+    keys = []
+    for key in per_slice.slice_key.single_slice_keys:
+      value = getattr(key, key.WhichOneof('kind'))
+      if key.column == features.LABEL and isinstance(value, int) and (
+          0 <= value < len(class_names)):
+        value = f'{value} ({class_names[value]})'
+      keys.append(f'{key.column} = {examples_io.decode(value)}')
+    for failure in per_slice.failures:
+      rows.append([
+          ', '.join(keys) or 'all test patches', failure.metric_key.name,
+          _fmt(failure.metric_value.double_value.value, 4),
+          text_format.MessageToString(failure.metric_threshold,
+                                      as_one_line=True)])
+  return rows
+
+
+def _class_names(model) -> List[str]:
+  path = os.path.join(path_utils.serving_model_path(model.uri), 'assets',
+                      contract.LABELS_ASSET)
+  with tf.io.gfile.GFile(path) as f:
+    return f.read().split()
+
+
+def _gate_section(config, summary, outputs) -> str:
   parts = ['<h2 id="gate">Gate and push</h2>']
-  if summary['blessed'] is None:
+  evaluation = _single(outputs, 'Evaluator', 'evaluation')
+  model = _single(outputs, 'Trainer', 'model')
+  if summary['blessed'] is None or not evaluation:
     parts.append('<p>The Evaluator did not run.</p>')
   else:
     verdict = ('<span class="ok">blessed</span>' if summary['blessed'] else
                '<span class="bad">not blessed</span>')
     parts.append(
-        f'<p>Gate: {verdict}. Required: test-fold patch accuracy at least '
-        f'{config.min_accuracy:g} and no lower than the last blessed model. '
-        f'Outcome: {_e(summary["blessing_reason"])}.</p>')
+        f'<p>Gate: {verdict}. Required: patch accuracy on the test folds of '
+        f'at least {config.min_accuracy:g}, overall and in every class, and '
+        'no lower than the last blessed model\'s.</p>')
+    failures = gate_failures(evaluation.uri,
+                             _class_names(model) if model else [])
+    if failures:
+      parts.append('<p>Checks that failed:</p>' + _table(
+          ['slice', 'metric', 'value', 'threshold'], failures,
+          text_columns=(1, 3)))
+    else:
+      parts.append(f'<p>{_e(summary["blessing_reason"])}.</p>')
   check = summary.get('serving_check')
   if check:
     parts.append(f'<p>Serving check: '
@@ -428,7 +474,7 @@ def render(config: 'local_runner.RunConfig', summary: Dict[str, Any],
       _data_section(config, summary, outputs),
       _training_section(outputs),
       _evaluation_section(config, summary, outputs),
-      _gate_section(config, summary),
+      _gate_section(config, summary, outputs),
       '</body></html>\n'])
 
 

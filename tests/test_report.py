@@ -11,9 +11,11 @@ import re
 import subprocess
 from xml.etree import ElementTree
 
+from google.protobuf import text_format
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow_model_analysis.proto import validation_result_pb2
 
 from data import audio
 from data import esc50_csv
@@ -112,6 +114,23 @@ def test_per_class_metrics_of_a_known_matrix():
   assert metrics['per_class']['b']['precision'] == pytest.approx(2 / 3)
   assert metrics['per_class']['c'] == {'precision': None, 'recall': 0.0,
                                        'f1': 0.0, 'support': 1}
+
+
+def test_gate_failures_name_the_class_of_a_failing_slice(tmp_path):
+  result = text_format.Parse("""
+      metric_validations_per_slice {
+        slice_key { single_slice_keys { column: "label" int64_value: 1 } }
+        failures {
+          metric_key { name: "sparse_categorical_accuracy" }
+          metric_threshold { value_threshold { lower_bound { value: 0.6 } } }
+          metric_value { double_value { value: 0.45 } }
+        }
+      }""", validation_result_pb2.ValidationResult())
+  with tf.io.TFRecordWriter(str(tmp_path / 'validations.tfrecord')) as f:
+    f.write(result.SerializeToString())
+  assert report.gate_failures(str(tmp_path), ['dog', 'cat']) == [[
+      'label = 1 (cat)', 'sparse_categorical_accuracy', '0.4500',
+      'value_threshold { lower_bound { value: 0.6 } }']]
 
 
 def test_report_renders_in_headless_chromium(demo_run, tmp_path):
