@@ -31,7 +31,6 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from components import examples_io
-from components import splits
 from components.esc50_example_gen.component import Esc50ExampleGen
 from components.yamnet_embedding.component import YamnetEmbeddingGen
 from data import esc50_csv

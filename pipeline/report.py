@@ -31,7 +31,7 @@ from pipeline import run_summary
 from serving import contract
 
 if TYPE_CHECKING:
-  from pipeline import local_runner  # pylint: disable=g-bad-import-order
+  from pipeline import local_runner
 
 REPORT_FILE = 'report.html'
 REPORTS_DIR = 'reports'
