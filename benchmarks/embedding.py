@@ -174,7 +174,15 @@ def task_example_gen(data_root: str, out_dir: str,
       executor.Executor, dict(component.exec_properties), {},
       {'examples': [examples], 'quarantine': [failures]}, MODES[mode],
       os.path.join(out_dir, 'tmp'))
-  return {'seconds': seconds, 'split_names': examples.split_names}
+  return {'seconds': seconds, 'split_names': examples.split_names,
+          'clips_written': _count_records(examples.uri)}
+
+
+def _count_records(uri: str) -> int:
+  """Records in all splits of an Examples artifact, checked after timing."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  files = glob.glob(os.path.join(uri, '*', '*.gz'))
+  return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type='GZIP'))
 
 
 def _cpu_seconds() -> float:
@@ -207,6 +215,7 @@ def task_embed(clips_dir: str, split_names: str, out_dir: str, handle: str,
   return {'seconds': seconds, 'cpu_seconds': cpu,
           'clips': embeddings.get_int_custom_property(executor.CLIPS_EMBEDDED),
           'patches': embeddings.get_int_custom_property(executor.PATCHES),
+          'patches_written': _count_records(embeddings.uri),
           'quarantined': embeddings.get_int_custom_property(
               executor.CLIPS_QUARANTINED)}
 
@@ -268,7 +277,8 @@ def measure_pipeline(data_root: str, handle: str, work: str,
         'embed', clips_dir=clips_dir, split_names=gen['split_names'],
         out_dir=os.path.join(work, f'embeddings-{mode}'), handle=handle,
         mode=mode)
-    result.update(patches_per_s=result['patches'] / result['seconds'],
+    result.update(clips_in=gen['clips_written'],
+                  patches_per_s=result['patches'] / result['seconds'],
                   cpu_ms_per_patch=1000 * result['cpu_seconds'] /
                   result['patches'],
                   peak_rss_mb=peak_mb,
