@@ -1,11 +1,12 @@
 """Reads the pipeline's split Examples artifacts back into numpy.
 
-Cross-validation reads YAMNet embeddings and the run report reads clip audio
-straight from the artifacts the pipeline wrote, so both see exactly the data
-the components produced (GZIP TFRecords, one split per fold).
+The Trainer and cross-validation read YAMNet embeddings, and the run report
+reads clip facts, straight from the artifacts the pipeline wrote, so each sees
+exactly the data the components produced (GZIP TFRecords, one split per fold).
+The components count what they wrote with the same reader.
 """
 
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -33,6 +34,38 @@ def _dataset(files: Sequence[str]) -> tf.data.Dataset:
   return tf.data.TFRecordDataset(list(files), compression_type='GZIP')
 
 
+def count_records(files: Sequence[str]) -> int:
+  """Records in GZIP TFRecord files, counted in TF's C++ reader."""
+  if not files:
+    return 0
+  return int(_dataset(files).reduce(
+      tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+class LostRecordsError(RuntimeError):
+  """A Beam write left out records: nothing may be silently dropped."""
+
+
+def check_written(component: str, what: str, written: Dict[str, int],
+                  expected: Dict[str, int]) -> None:
+  """Raises LostRecordsError unless every split holds what was produced.
+
+  Beam's file sinks have lost records under DirectRunner's multi-worker
+  modes; counting the files after the write makes such a loss an error.
+  """
+  if written == expected:
+    return
+  differences = ', '.join(
+      f'{split}: {written.get(split, 0)} written of {expected.get(split, 0)}'
+      for split in sorted(set(written) | set(expected))
+      if written.get(split, 0) != expected.get(split, 0))
+  raise LostRecordsError(
+      f'{component}: the output holds {sum(written.values())} {what} where '
+      f'{sum(expected.values())} were produced ({differences}). Beam lost '
+      'records while writing; rerun the component (its output is replaced), '
+      'and if it recurs use --direct_running_mode=in_memory or report it.')
+
+
 def read_columns(files: Sequence[str], spec: Dict[str, tf.io.FixedLenFeature]
                 ) -> Dict[str, np.ndarray]:
   """Fixed-length features of every Example in `files`, one array each.
@@ -50,17 +83,6 @@ def read_columns(files: Sequence[str], spec: Dict[str, tf.io.FixedLenFeature]
                  np.zeros([0] + list(spec[name].shape),
                           spec[name].dtype.as_numpy_dtype))
           for name, values in columns.items()}
-
-
-def iter_examples(files: Sequence[str], spec: Dict[str, object]
-                 ) -> Iterator[Dict[str, np.ndarray]]:
-  """Example by example; for variable-length features such as clip audio.
-
-  A tf.io.RaggedFeature in `spec` comes back as a 1-D array per Example.
-  """
-  for record in _dataset(files):
-    parsed = tf.io.parse_single_example(record, spec)
-    yield {name: value.numpy() for name, value in parsed.items()}
 
 
 def decode(value) -> str:

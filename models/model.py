@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from components import examples_io
 from components.yamnet import loader
 from models import features
 from serving import classifier_module
@@ -37,17 +38,11 @@ def load_embeddings(file_patterns: Sequence[str],
                  for f in tf.io.gfile.glob(pattern))
   if not files:
     raise ValueError(f'no transformed examples match {list(file_patterns)}')
-  spec = {features.EMBEDDING: feature_spec[features.EMBEDDING],
-          features.LABEL: feature_spec[features.LABEL]}
-  dataset = (tf.data.TFRecordDataset(files, compression_type='GZIP')
-             .batch(1024)
-             .map(lambda records: tf.io.parse_example(records, spec)))
-  embeddings, labels = [], []
-  for batch in dataset.as_numpy_iterator():
-    embeddings.append(batch[features.EMBEDDING])
-    labels.append(np.reshape(batch[features.LABEL], [-1]))
-  return (np.concatenate(embeddings).astype(np.float32),
-          np.concatenate(labels).astype(np.int64))
+  columns = examples_io.read_columns(files, {
+      name: feature_spec[name] for name in (features.EMBEDDING,
+                                            features.LABEL)})
+  return (columns[features.EMBEDDING].astype(np.float32),
+          np.reshape(columns[features.LABEL], [-1]).astype(np.int64))
 
 
 def _check_labels(labels: np.ndarray, split_files: Sequence[str],

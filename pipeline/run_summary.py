@@ -10,9 +10,10 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-import tensorflow_model_analysis as tfma
 from tfx import types
 from tfx.types import artifact_utils
+
+from pipeline import evaluation_results
 
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: 'complete',
@@ -28,7 +29,12 @@ NODE_ORDER = ('Esc50ExampleGen', 'clip_statistics', 'clip_schema',
               'clip_validator', 'YamnetEmbeddingGen', 'embedding_schema',
               'embedding_statistics', 'embedding_validator', 'ValidationGate',
               'Transform', 'Trainer', 'latest_blessed_model_resolver',
-              'Evaluator', 'ServingModelValidator', 'Pusher')
+              'Evaluator', 'patch_evaluator', 'ServingModelValidator',
+              'Pusher')
+# The clip-level Evaluator whose blessing gates the push, and the patch-level
+# one reported beside it.
+GATE_EVALUATOR = 'Evaluator'
+PATCH_EVALUATOR = 'patch_evaluator'
 
 
 def _property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
@@ -72,26 +78,6 @@ def _artifact_type(store, artifact) -> str:
   return store.get_artifact_types_by_id([artifact.type_id])[0].name
 
 
-def _evaluation_facts(evaluation_uri: str) -> Dict[str, Any]:
-  """Overall and per-class metrics, and the failed checks if any."""
-  facts: Dict[str, Any] = {'metrics': {}, 'per_class': {}, 'failures': []}
-  result = tfma.load_eval_result(evaluation_uri)
-  for slice_key, metrics in result.slicing_metrics:
-    values = {name: value.get('doubleValue')
-              for name, value in metrics.get('', {}).get('', {}).items()
-              if isinstance(value, dict) and 'doubleValue' in value}
-    if not slice_key:
-      facts['metrics'] = values
-    else:
-      facts['per_class'][str(dict(slice_key))] = values
-  validation = tfma.load_validation_result(evaluation_uri)
-  for per_slice in validation.metric_validations_per_slice:
-    for failure in per_slice.failures:
-      facts['failures'].append(
-          f'{failure.metric_key.name}: {failure.message}'.strip())
-  return facts
-
-
 def collect_summary(connection_config: metadata_store_pb2.ConnectionConfig,
                     pipeline_name: str) -> Dict[str, Any]:
   """The summary of the latest run of `pipeline_name`."""
@@ -99,10 +85,13 @@ def collect_summary(connection_config: metadata_store_pb2.ConnectionConfig,
   run = _latest_run_context(store, pipeline_name)
   summary: Dict[str, Any] = {
       'pipeline': pipeline_name, 'run_id': run.name, 'components': {},
-      'clips': {}, 'metrics': {}, 'per_class_metrics': {}, 'blessed': None,
+      'clips': {}, 'metrics': {}, 'per_class_metrics': {},
+      'patch_metrics': {}, 'confusion_matrix': None,
+      'per_class_precision_recall': {}, 'blessed': None,
       'blessing_reason': None, 'pushed': False, 'pushed_path': None,
       'serving_check': None,
   }
+  uris = {}
   executions = store.get_executions_by_context(run.id)
   for execution in sorted(executions, key=lambda e: e.id):
     node = _node_id(store, execution.id, pipeline_name)
@@ -113,6 +102,9 @@ def collect_summary(connection_config: metadata_store_pb2.ConnectionConfig,
         'seconds': round(seconds, 1)}
     for artifact in _outputs(store, execution.id):
       _add_artifact_facts(summary, store, node, artifact)
+      uris[(node, _artifact_type(store, artifact))] = artifact.uri
+  _add_confusion_matrix(summary, uris.get(('Trainer', 'Model')),
+                        uris.get((GATE_EVALUATOR, 'ModelEvaluation')))
   summary['status'] = ('failed' if any(
       c['status'] == 'failed' for c in summary['components'].values())
                        else 'complete')
@@ -156,16 +148,20 @@ def _add_artifact_facts(summary, store, node, artifact) -> None:
     summary['yamnet'] = {
         'handle': _property(artifact, 'yamnet_handle'),
         'fingerprint': _property(artifact, 'yamnet_fingerprint')}
-  elif kind == 'ModelBlessing':
+  elif kind == 'ModelBlessing' and node == GATE_EVALUATOR:
     summary['blessed'] = bool(_property(artifact, 'blessed'))
-  elif kind == 'ModelEvaluation':
-    facts = _evaluation_facts(artifact.uri)
-    summary['metrics'] = facts['metrics']
-    summary['per_class_metrics'] = facts['per_class']
+  elif kind == 'ModelEvaluation' and node == GATE_EVALUATOR:
+    by_slice = evaluation_results.metrics_by_slice(artifact.uri)
+    summary['metrics'] = by_slice.pop('overall', {})
+    summary['per_class_metrics'] = by_slice
+    failures = evaluation_results.gate_failures(artifact.uri)
     summary['blessing_reason'] = (
-        '; '.join(facts['failures']) if facts['failures'] else
-        'all thresholds met (value and no regression against the last '
-        'blessed model)')
+        '; '.join(failures) if failures else
+        'clip accuracy met the threshold and did not fall below the last '
+        'blessed model\'s')
+  elif kind == 'ModelEvaluation' and node == PATCH_EVALUATOR:
+    summary['patch_metrics'] = evaluation_results.metrics_by_slice(
+        artifact.uri).get('overall', {})
   elif kind == 'InfraBlessing':
     summary['serving_check'] = {
         'passed': bool(_property(artifact, 'blessed')),
@@ -176,6 +172,20 @@ def _add_artifact_facts(summary, store, node, artifact) -> None:
   if 'listed' in clips and 'embedded' in clips:
     clips['quarantined'] = ((clips.get('quarantined_decoding') or 0) +
                             (clips.get('quarantined_embedding') or 0))
+
+
+def _add_confusion_matrix(summary: Dict[str, Any], model_uri: Optional[str],
+                          evaluation_uri: Optional[str]) -> None:
+  """The gate's clip confusion matrix and per-class precision and recall."""
+  if not (model_uri and evaluation_uri):
+    return
+  classes = evaluation_results.model_class_names(model_uri)
+  matrix = evaluation_results.confusion_matrix(evaluation_uri, len(classes))
+  if matrix is None:
+    return
+  summary['confusion_matrix'] = {'classes': classes, 'matrix': matrix.tolist()}
+  summary['per_class_precision_recall'] = (
+      evaluation_results.per_class_metrics(matrix, classes)['per_class'])
 
 
 def format_summary(summary: Dict[str, Any]) -> str:
@@ -195,10 +205,12 @@ def format_summary(summary: Dict[str, Any]) -> str:
         f"Clips: {clips.get('listed')} listed, {clips.get('embedded')} "
         f"embedded, {clips.get('quarantined')} quarantined "
         f"({clips.get('patches')} patches)")
-  if summary['metrics']:
-    lines.append('Test metrics: ' + ', '.join(
-        f'{name}={value:.4f}' for name, value in
-        sorted(summary['metrics'].items())))
+  for label, key in (('Test clips (the gate)', 'metrics'),
+                     ('Test patches', 'patch_metrics')):
+    if summary.get(key):
+      lines.append(f'{label}: ' + ', '.join(
+          f'{name}={value:.4f}' for name, value in
+          sorted(summary[key].items())))
   if summary['blessed'] is not None:
     lines.append(f"Blessed: {'yes' if summary['blessed'] else 'no'} "
                  f"({summary['blessing_reason']})")

@@ -10,7 +10,12 @@ Signatures (docs/serving.md is the contract for clients):
                    rate, decoded and resampled in the graph as training audio
                    was (serving/wav_ops.py)
   decode_wav       wav -> the 16 kHz waveform serving_wav classifies
-  evaluation       examples: serialized embedding Examples (TFMA)
+  evaluation       examples: serialized embedding Examples -> per-patch
+                   probabilities (TFMA, patch level)
+  clip_evaluation  examples: serialized clip Examples -> per-clip
+                   probabilities of the served computation (TFMA, clip level)
+  clip_label       examples: serialized clip Examples -> label_index, the
+                   class index of their category (-1 if not a trained class)
 Both serving signatures return classifier (patch-averaged logits),
 probabilities, class_index, class_name and class_names.
 """
@@ -28,8 +33,6 @@ from data import audio
 from serving import contract
 from serving import wav_ops
 
-# The pipeline's Evaluator config names it from here.
-EVALUATION_SIGNATURE = contract.EVALUATION_SIGNATURE
 EMBEDDING_SIZE = 1024
 
 
@@ -112,6 +115,36 @@ class SoundClassifier(tf.Module):
         'embedding': tf.io.FixedLenFeature([EMBEDDING_SIZE], tf.float32)})
     return {'probabilities': tf.nn.softmax(
         self.head_logits(parsed['embedding']))}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='examples')])
+  def evaluate_clip_examples(self, examples: tf.Tensor
+                            ) -> Dict[str, tf.Tensor]:
+    """Per-clip probabilities from serialized clip Examples (TFMA).
+
+    Each clip goes through __call__, the computation TF Serving runs, so the
+    gate judges what is served.
+    """
+    audio = tf.io.parse_example(examples, {
+        contract.CLIP_AUDIO_FEATURE: tf.io.RaggedFeature(tf.float32)
+    })[contract.CLIP_AUDIO_FEATURE]
+    scores = tf.map_fn(
+        self.__call__, audio,
+        fn_output_signature=tf.TensorSpec([None], tf.float32))
+    return {'probabilities': tf.nn.softmax(scores)}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='examples')])
+  def clip_label_indices(self, examples: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """The class index of each clip Example's category; -1 if untrained."""
+    category = tf.io.parse_example(examples, {
+        contract.CLIP_CLASS_FEATURE: tf.io.FixedLenFeature([], tf.string)
+    })[contract.CLIP_CLASS_FEATURE]
+    matches = tf.equal(category[:, tf.newaxis],
+                       self.class_names[tf.newaxis, :])
+    index = tf.argmax(tf.cast(matches, tf.int64), axis=1)
+    return {contract.CLIP_LABEL: tf.where(
+        tf.reduce_any(matches, axis=1), index, tf.constant(-1, tf.int64))}
 
   @tf.function(input_signature=[])
   def labels_path(self) -> tf.Tensor:
@@ -206,6 +239,8 @@ def export_classifier(export_dir: str, yamnet,
         contract.WAV_SIGNATURE: module.serve_wav,
         contract.DECODE_SIGNATURE: module.decode_wav,
         contract.EVALUATION_SIGNATURE: module.evaluate_examples,
+        contract.CLIP_EVALUATION_SIGNATURE: module.evaluate_clip_examples,
+        contract.CLIP_LABEL_SIGNATURE: module.clip_label_indices,
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
   write_warmup_requests(os.path.join(export_dir, contract.WARMUP_FILE))

@@ -12,6 +12,14 @@ SERVING_SIGNATURE = 'serving_default'
 WAV_SIGNATURE = 'serving_wav'
 DECODE_SIGNATURE = 'decode_wav'
 EVALUATION_SIGNATURE = 'evaluation'
+# TFMA's clip-level evaluation: the served computation on clip Examples, and
+# the preprocessing function that gives their label as a class index.
+CLIP_EVALUATION_SIGNATURE = 'clip_evaluation'
+CLIP_LABEL_SIGNATURE = 'clip_label'
+CLIP_LABEL = 'label_index'
+# Features of the clip Examples Esc50ExampleGen writes.
+CLIP_AUDIO_FEATURE = 'audio'
+CLIP_CLASS_FEATURE = 'category'
 AUDIO_INPUT = 'audio'
 WAV_INPUT = 'wav'
 OUTPUT_NAMES = ('classifier', 'probabilities', 'class_index', 'class_name',

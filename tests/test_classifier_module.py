@@ -79,3 +79,36 @@ def test_evaluation_signature_reads_embedding_examples(exported):
   logits = hidden @ weights[2] + weights[3]
   expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
   np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def _clip_examples(clips):
+  return tf.constant([tf.train.Example(features=tf.train.Features(feature={
+      'audio': tf.train.Feature(float_list=tf.train.FloatList(value=audio)),
+      'category': tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[category.encode()])),
+  })).SerializeToString() for audio, category in clips])
+
+
+def test_clip_evaluation_signature_is_the_served_computation(exported):
+  path, _, _ = exported
+  model = tf.saved_model.load(path)
+  rng = np.random.default_rng(3)
+  # Clips of different lengths in one batch, one shorter than a patch.
+  waveforms = [rng.uniform(-0.4, 0.4, n).astype(np.float32)
+               for n in (80000, 12000, 33333)]
+  probabilities = model.signatures['clip_evaluation'](
+      examples=_clip_examples([(w, 'dog') for w in waveforms])
+  )['probabilities'].numpy()
+  served = np.stack([
+      model.signatures['serving_default'](audio=tf.constant(w))[
+          'probabilities'].numpy() for w in waveforms])
+  np.testing.assert_allclose(probabilities, served, atol=1e-6)
+
+
+def test_clip_label_is_the_class_index_of_the_category(exported):
+  path, _, _ = exported
+  model = tf.saved_model.load(path)
+  silence = np.zeros(16000, np.float32)
+  labels = model.signatures['clip_label'](examples=_clip_examples(
+      [(silence, name) for name in ('cat', 'dog', 'rooster')]))
+  np.testing.assert_array_equal(labels['label_index'].numpy(), [1, 0, -1])

@@ -82,3 +82,23 @@ def test_bad_handle_fails_before_any_work(tmp_path, embedded):
   clips, _, _ = embedded
   with pytest.raises(loader.YamnetHandleError, match='not-a-model'):
     run_embedding(tmp_path, clips, str(tmp_path / 'not-a-model'))
+
+
+def test_a_patch_lost_by_the_write_fails_the_run(tmp_path, embedded,
+                                                 standin_yamnet, monkeypatch):
+  """As a Beam file sink that drops a record: an error, not fewer patches."""
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from components import examples_io  # pylint: disable=g-import-not-at-top
+  clips, _, _ = embedded
+  write = beam.io.WriteToTFRecord
+
+  def losing_write(path, **kwargs):
+    drop = 'fold3' in path
+    return (beam.Filter(lambda patch: not drop or tf.train.Example.FromString(
+        patch).features.feature['patch_index'].int64_list.value[0] != 4)
+            | write(path, **kwargs))
+
+  monkeypatch.setattr(beam.io, 'WriteToTFRecord', losing_write)
+  with pytest.raises(examples_io.LostRecordsError,
+                     match=r'fold3: 18 written of 20'):
+    run_embedding(tmp_path, clips, standin_yamnet)

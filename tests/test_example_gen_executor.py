@@ -98,3 +98,24 @@ def test_too_many_unusable_clips_fail_the_run(tmp_path, dataset):
 def test_classes_are_an_exec_property(dataset):
   component = Esc50ExampleGen(data_root=dataset, classes=['dog', 'cat'])
   assert json.loads(component.exec_properties['classes']) == ['dog', 'cat']
+
+
+def test_a_record_lost_by_the_write_fails_the_run(tmp_path, dataset,
+                                                  monkeypatch):
+  """As a Beam file sink that drops a record: an error, not a smaller split."""
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from components import examples_io  # pylint: disable=g-import-not-at-top
+  from components.esc50_example_gen import executor  # pylint: disable=g-import-not-at-top
+  write_split = executor.write_split.WriteSplit
+
+  def losing_write(output_split_path, *args):
+    keep = (lambda clip: b'dog' not in clip.features.feature[
+        'category'].bytes_list.value) if 'fold2' in output_split_path else (
+            lambda clip: True)
+    return beam.Filter(keep) | write_split(output_split_path, *args)
+
+  monkeypatch.setattr(executor.write_split, 'WriteSplit', losing_write)
+  with pytest.raises(examples_io.LostRecordsError,
+                     match=r'holds 9 clips where 10 were produced \(fold2: 1 '
+                     r'written of 2\)'):
+    run_example_gen(tmp_path, dataset, ['dog', 'cat'])

@@ -23,7 +23,7 @@ DATA_ROOT = 'gs://example-bucket/esc50'
 PIPELINE_ROOT = 'gs://example-bucket/root'
 CLASSES = ['dog', 'cat', 'rooster']
 COMPONENTS = ('Esc50ExampleGen', 'YamnetEmbeddingGen', 'Transform', 'Trainer',
-              'Evaluator', 'Pusher')
+              'Evaluator', 'patch_evaluator', 'Pusher')
 RESOLVER = 'latest_blessed_model_resolver'
 IMPORT_SCHEMA_GEN = ('tfx.components.schema_gen.import_schema_gen.executor.'
                      'Executor')
@@ -120,10 +120,11 @@ def test_threshold_and_paths_are_fixed_at_compile_time(job):
   tasks = _spec(job).root.dag.tasks
   eval_config = json_format.Parse(tasks['Evaluator'].inputs.parameters[
       'eval_config'].runtime_value.constant.string_value, tfma.EvalConfig())
-  thresholds = [m.threshold.value_threshold.lower_bound.value
+  thresholds = [t.threshold.value_threshold.lower_bound.value
                 for s in eval_config.metrics_specs for m in s.metrics
-                if m.HasField('threshold')]
+                for t in m.per_slice_thresholds]
   assert thresholds == [0.7]
+  assert eval_config.model_specs[0].signature_name == 'clip_evaluation'
   push = json_format.Parse(tasks['Pusher'].inputs.parameters[
       'push_destination'].runtime_value.constant.string_value,
                            tfx.proto.PushDestination())
@@ -146,8 +147,9 @@ def test_custom_artifact_types_are_importable_in_the_container(job):
     for output in component.output_definitions.artifacts.values():
       title = yaml.safe_load(output.artifact_type.instance_schema)['title']
       if not title.startswith('tfx.'):
-        titles[title] = name
-  assert titles['components.QuarantinedClips'] == 'Esc50ExampleGen'
+        titles.setdefault(title, set()).add(name)
+  assert titles['components.QuarantinedClips'] == {'Esc50ExampleGen',
+                                                    'YamnetEmbeddingGen'}
   for title in titles:
     artifact_class = import_utils.import_class_by_path(title)
     assert artifact_class.TYPE_NAME == title

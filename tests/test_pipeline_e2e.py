@@ -80,7 +80,17 @@ def test_first_run_completes_blessed_and_pushed(runs, demo_run):
       'listed': 30, 'embedded': 30, 'quarantined': 0, 'patches': 300,
       'quarantined_decoding': 0, 'quarantined_embedding': 0}
   assert first['blessed'] is True
-  assert first['metrics']['sparse_categorical_accuracy'] >= 0.9
+  # The gate's clip metrics: 6 test clips (fold 5) through the served model.
+  clip_metrics = first['metrics']
+  assert clip_metrics['example_count'] == 6
+  assert clip_metrics['sparse_categorical_accuracy'] >= 0.9
+  matrix = np.array(first['confusion_matrix']['matrix'])
+  assert matrix.sum() == 6
+  assert np.trace(matrix) / 6 == pytest.approx(
+      clip_metrics['sparse_categorical_accuracy'])
+  # Patch metrics are reported beside them: 10 patches per clip.
+  assert first['patch_metrics']['example_count'] == 60
+  assert set(first['per_class_precision_recall']) == {'dog', 'cat'}
   assert first['pushed']
   version = runs['versions'][0]
   assert len(version) == 1
@@ -117,7 +127,8 @@ def test_pushed_model_classifies_held_out_clips(runs, demo_run, tmp_path):
 def test_unchanged_rerun_is_served_from_cache(runs):
   cached = runs['cached']['components']
   for name in TRAINED_COMPONENTS + ('embedding_schema', 'clip_validator',
-                                    'embedding_validator', 'ValidationGate'):
+                                    'embedding_validator', 'ValidationGate',
+                                    'patch_evaluator'):
     assert cached[name]['status'] == 'cached', name
   assert runs['cached']['run_id'] != runs['first']['run_id']
   # The same model is not pushed again as a new version.
@@ -129,7 +140,8 @@ def test_worse_model_is_not_pushed(runs):
   assert swapped['status'] == 'complete'
   assert swapped['components']['Trainer']['status'] == 'complete'
   assert swapped['blessed'] is False
-  assert 'sparse_categorical_accuracy' in swapped['blessing_reason']
+  assert 'clip accuracy is ' in swapped['blessing_reason']
+  assert 'required: at least' in swapped['blessing_reason']
   assert swapped['pushed'] is False
   assert runs['versions'][2] == runs['versions'][0]
 

@@ -48,7 +48,7 @@ def test_dog_vs_cat_end_to_end(real_run):
   _, summary = real_run
   assert summary['status'] == 'complete'
   accuracy = summary['metrics']['sparse_categorical_accuracy']
-  print(f'real data: test-fold patch accuracy {accuracy:.3f}, blessed '
+  print(f'real data: test-fold clip accuracy {accuracy:.3f}, blessed '
         f"{summary['blessed']} ({summary['blessing_reason']})")
   assert summary['blessed'] and summary['pushed']
   model = tf.saved_model.load(summary['pushed_path'])

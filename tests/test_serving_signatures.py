@@ -74,7 +74,8 @@ def test_signatures_inputs_and_outputs(pushed):
   _, model = pushed
   assert set(model.signatures) == {
       contract.SERVING_SIGNATURE, contract.WAV_SIGNATURE,
-      contract.DECODE_SIGNATURE, contract.EVALUATION_SIGNATURE}
+      contract.DECODE_SIGNATURE, contract.EVALUATION_SIGNATURE,
+      contract.CLIP_EVALUATION_SIGNATURE, contract.CLIP_LABEL_SIGNATURE}
   inputs = {name: model.signatures[name].structured_input_signature[1]
             for name in (contract.SERVING_SIGNATURE, contract.WAV_SIGNATURE)}
   assert {k: (v.dtype, v.shape.as_list()) for k, v in

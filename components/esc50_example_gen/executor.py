@@ -14,6 +14,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
+from components import examples_io
 from components import quarantine
 from components import splits
 from data import audio
@@ -162,6 +163,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     examples_utils.set_file_format(
         examples, write_split.to_file_format_str(file_format))
     quarantined = quarantine.read_quarantine(quarantine_uri)
+    check_every_clip_written(examples, rows, quarantined)
     examples.set_int_custom_property(CLIPS_LISTED, len(rows))
     examples.set_int_custom_property(CLIPS_QUARANTINED, len(quarantined))
     logging.info('Esc50ExampleGen: %d clips listed, %d decoded, %d quarantined',
@@ -169,6 +171,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     check_quarantine_fraction(
         quarantined, len(rows),
         float(exec_properties[MAX_QUARANTINE_FRACTION_KEY]), quarantine_uri)
+
+
+def check_every_clip_written(examples: types.Artifact,
+                             rows: List[esc50_csv.ClipRow],
+                             quarantined: List[Dict[str, Any]]) -> None:
+  """Each fold's split holds its listed clips less the quarantined ones."""
+  expected = {}
+  for split_name in splits.ALL_FOLD_SPLITS:
+    fold = splits.fold_of_split(split_name)
+    expected[split_name] = (sum(1 for row in rows if row.fold == fold) -
+                            sum(1 for r in quarantined if r['fold'] == fold))
+  written = {split_name: examples_io.count_records(
+      examples_io.split_files(examples, [split_name]))
+             for split_name in splits.ALL_FOLD_SPLITS}
+  examples_io.check_written('Esc50ExampleGen', 'clips', written, expected)
 
 
 def check_quarantine_fraction(quarantined: List[Dict[str, Any]], listed: int,

@@ -21,7 +21,9 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
+from components import examples_io
 from components import quarantine
+from components.esc50_example_gen import executor as example_gen_executor
 from components.yamnet import loader
 from components.yamnet_embedding import embed
 
@@ -49,6 +51,16 @@ def worker_tf_threads(beam_pipeline_args: Sequence[str]) -> Optional[int]:
     return None
   cores = os.cpu_count() or 1
   return max(1, cores // (options.direct_num_workers or cores))
+
+
+def _clips_in(clips: types.Artifact) -> int:
+  """Clips in the input: as Esc50ExampleGen recorded, else counted."""
+  if clips.has_custom_property(example_gen_executor.CLIPS_LISTED):
+    return (clips.get_int_custom_property(example_gen_executor.CLIPS_LISTED) -
+            clips.get_int_custom_property(
+                example_gen_executor.CLIPS_QUARANTINED))
+  return examples_io.count_records(examples_io.split_files(
+      clips, artifact_utils.decode_split_names(clips.split_names)))
 
 
 def _counter(result: beam.runners.runner.PipelineResult, name: str) -> int:
@@ -118,6 +130,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     clips_embedded = _counter(result, 'clips')
     patches = _counter(result, 'patches')
     quarantined = len(quarantine.read_quarantine(quarantine_uri))
+    examples_io.check_written(
+        'YamnetEmbeddingGen', 'clips (embedded or quarantined)',
+        {'all splits': clips_embedded + quarantined},
+        {'all splits': _clips_in(clips)})
+    examples_io.check_written(
+        'YamnetEmbeddingGen', 'patch Examples',
+        {split: examples_io.count_records(
+            examples_io.split_files(embeddings, [split]))
+         for split in split_names},
+        {split: _counter(result, embed.split_patches_counter(index))
+         for index, split in enumerate(split_names)})
     embeddings.set_string_custom_property(YAMNET_HANDLE_KEY, handle)
     embeddings.set_string_custom_property(
         YAMNET_FINGERPRINT_KEY, exec_properties[YAMNET_FINGERPRINT_KEY])
