@@ -5,9 +5,10 @@
 runs `pipeline.cross_validation` (the head and the linear probe, same folds,
 same embeddings) on ../shared/esc50-mini with ../shared/yamnet-savedmodel and
 prints a Markdown table for docs/evaluation.md, with the machine and versions.
-The head and the first probe column train on three folds, the fourth being the
-head's early stopping fold; "probe, 4 folds" trains the probe on all four
-non-held-out folds, the usual ESC-50 setup. The head is also trained with
+The head early-stops on one of the four non-held-out folds and is then
+refitted on all four (the pipeline's default); "probe, same 3 folds" trains
+the probe on the other three only, "probe, 4 folds" on all four, the usual
+ESC-50 setup. The head is also trained with
 several seeds (folds unchanged) to show how much one seed's figure can move.
 Embeddings are cached under --output, so a rerun only trains.
 """
@@ -38,9 +39,10 @@ def head_over_seeds(data, config, seeds: int) -> list:
     accuracies = []
     for held_out in cross_validation.FOLDS:
       train, val, test = cross_validation.fold_masks(data.fold, held_out)
-      head, _ = cross_validation.train_head(
-          data.embedding[train], data.label[train], data.embedding[val],
-          data.label[val], len(config.classes), hyperparameters)
+      head, _ = model.fit_head(
+          (data.embedding[train], data.label[train]),
+          (data.embedding[val], data.label[val]), len(config.classes),
+          hyperparameters)
       _, labels, predicted = cross_validation.clip_predictions(
           head(data.embedding[test], training=False).numpy(),
           data.clip_id[test], data.label[test])

@@ -194,14 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _run_config(args, data_root: str, yamnet_handle: str):
-  from data import esc50_classes  # pylint: disable=g-import-not-at-top
-  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  return local_runner.RunConfig(
-      data_root=os.path.abspath(data_root),
-      yamnet_handle=yamnet_handle,
-      classes=esc50_classes.parse_classes(args.classes),
-      output_dir=os.path.abspath(args.output),
+def _pipeline_options(args) -> dict:
+  """What `run` and `kubeflow` pass alike to the pipeline's configuration."""
+  return dict(
       model_name=args.model_name,
       train_folds=args.train_folds,
       eval_folds=args.eval_folds,
@@ -211,6 +206,17 @@ def _run_config(args, data_root: str, yamnet_handle: str):
       hyperparameters={'epochs': args.epochs},
       beam_pipeline_args=list(args.beam_arg),
       enable_cache=not args.no_cache)
+
+
+def _run_config(args, data_root: str, yamnet_handle: str):
+  from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  return local_runner.RunConfig(
+      data_root=os.path.abspath(data_root),
+      yamnet_handle=yamnet_handle,
+      classes=esc50_classes.parse_classes(args.classes),
+      output_dir=os.path.abspath(args.output),
+      **_pipeline_options(args))
 
 
 def _run_pipeline(config, summary_json: Optional[str]) -> int:
@@ -293,17 +299,9 @@ def _cmd_kubeflow(args) -> int:
       pipeline_root=args.pipeline_root,
       classes=args.classes,
       image=args.image or kubeflow_v2_runner.DEFAULT_IMAGE,
-      model_name=args.model_name,
       serving_model_dir=args.serving_model_dir,
       yamnet_fingerprint=args.yamnet_fingerprint,
-      train_folds=args.train_folds,
-      eval_folds=args.eval_folds,
-      test_folds=args.test_folds,
-      min_accuracy=args.min_accuracy,
-      max_quarantine_fraction=args.max_quarantine_fraction,
-      hyperparameters={'epochs': args.epochs},
-      beam_pipeline_args=list(args.beam_arg),
-      enable_cache=not args.no_cache)
+      **_pipeline_options(args))
   print(args.output)
   return 0
 

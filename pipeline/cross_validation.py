@@ -21,7 +21,6 @@ import dataclasses
 import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import keras
 import numpy as np
 from scipy import special
 from sklearn import linear_model
@@ -155,22 +154,6 @@ def fold_masks(folds: np.ndarray, held_out: int
   return masks
 
 
-def train_head(train_x, train_y, val_x, val_y, num_classes: int,
-               hyperparameters: Dict[str, Any]) -> Tuple[keras.Model, int]:
-  """The pipeline's head and training recipe; returns (model, epochs run)."""
-  keras.utils.set_random_seed(int(hyperparameters['seed']))
-  model = model_module.build_head(num_classes,
-                                  float(hyperparameters['learning_rate']))
-  history = model.fit(
-      train_x, train_y, validation_data=(val_x, val_y),
-      epochs=int(hyperparameters['epochs']),
-      batch_size=int(hyperparameters['batch_size']), shuffle=True, verbose=0,
-      callbacks=[keras.callbacks.EarlyStopping(
-          monitor='val_loss', patience=int(hyperparameters['patience']),
-          restore_best_weights=True)])
-  return model, len(history.epoch)
-
-
 def probe_log_probabilities(train_x, train_y, test_x,
                             num_classes: int) -> np.ndarray:
   """Per-patch log-probabilities of a standardised logistic regression.
@@ -194,9 +177,9 @@ def probe_log_probabilities(train_x, train_y, test_x,
 def _fold_predictions(data: Embeddings, held_out: int, num_classes: int,
                       hyperparameters: Dict[str, Any]) -> Dict[str, Any]:
   train, val, test = fold_masks(data.fold, held_out)
-  head, epochs = train_head(data.embedding[train], data.label[train],
-                            data.embedding[val], data.label[val], num_classes,
-                            hyperparameters)
+  head, epochs = model_module.fit_head(
+      (data.embedding[train], data.label[train]),
+      (data.embedding[val], data.label[val]), num_classes, hyperparameters)
   ids, labels, head_predicted = clip_predictions(
       head(data.embedding[test], training=False).numpy(), data.clip_id[test],
       data.label[test])

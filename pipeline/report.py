@@ -24,6 +24,7 @@ from tfx import v1 as tfx
 from components import examples_io
 from components import quarantine
 from components import splits
+from models import model as model_module
 from pipeline import evaluation_results
 from pipeline import run_summary
 
@@ -297,7 +298,7 @@ def _data_section(config, summary, outputs) -> str:
   return ''.join(parts)
 
 
-def _training_section(outputs) -> str:
+def _training_section(config, outputs) -> str:
   model_run = _single(outputs, 'Trainer', 'model_run')
   history = training_history(model_run.uri) if model_run else {}
   if not history:
@@ -305,9 +306,14 @@ def _training_section(outputs) -> str:
             'run.</p>')
   val_loss = history.get('validation loss')
   best = int(np.argmin(val_loss)) + 1 if val_loss else None
-  note = (f'<p>{len(val_loss)} epochs; early stopping restored the weights '
-          f'of epoch {best} (lowest validation loss, {val_loss[best - 1]:.4g}).'
-          '</p>' if best else '')
+  refit = model_module.HYPERPARAMETER_DEFAULTS['refit']
+  refit = config.hyperparameters.get('refit', refit)
+  then = (f'the exported head was then trained afresh on the train and eval '
+          f'folds for {best} epochs' if model_module.is_set(refit) else
+          'its weights were exported')
+  note = (f'<p>{len(val_loss)} epochs; early stopping chose epoch {best} '
+          f'(lowest validation loss, {val_loss[best - 1]:.4g}); {then}.</p>'
+          if best else '')
   charts = [
       line_chart('Loss (log scale)', {k: v for k, v in history.items()
                                        if k.endswith('loss')},
@@ -388,7 +394,7 @@ def render(config: 'local_runner.RunConfig', summary: Dict[str, Any],
       f'<h1>{_e(title)}</h1><p>Report generated {generated}.</p>',
       _overview(config, summary),
       _data_section(config, summary, outputs),
-      _training_section(outputs),
+      _training_section(config, outputs),
       _evaluation_section(config, summary),
       _gate_section(config, summary),
       '</body></html>\n'])

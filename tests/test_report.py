@@ -73,8 +73,9 @@ def test_report_holds_the_runs_numbers(demo_run, page):
 
 
 def test_training_curves_cover_every_epoch(page):
-  epochs = int(re.search(r'(\d+) epochs; early stopping restored the weights '
-                         r'of epoch (\d+)', page).group(1))
+  epochs = int(re.search(r'(\d+) epochs; early stopping chose epoch (\d+) .*'
+                         r'trained afresh on the train and eval folds for '
+                         r'\2 epochs', page).group(1))
   assert 1 <= epochs <= 10  # The demo run trains for at most 10 epochs.
   lines = re.findall(r'<polyline[^>]*points="([^"]*)"', page)
   assert len(lines) == 4  # Train and validation, loss and accuracy.
