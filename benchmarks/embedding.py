@@ -43,6 +43,9 @@ _SYNTHETIC_CLASSES = 40
 _RAW_CLIPS = 96
 _RAW_REPEATS = 3
 _RECIPE_CLIPS = 200
+# Esc50ExampleGen fails with LostRecordsError when a DirectRunner
+# multi-worker write drops a record (docs/performance.md); it is rerun.
+_EXAMPLE_GEN_ATTEMPTS = 3
 
 
 # --- Measurements, each run in a child process (`--task`). ---
@@ -271,13 +274,26 @@ def measure_pipeline(data_root: str, handle: str, work: str,
   figures = {}
   for mode in modes:
     clips_dir = os.path.join(work, f'clips-{mode}')
-    gen, _ = _child('example_gen', data_root=data_root, out_dir=clips_dir,
-                    mode=mode)
+    lost = []
+    for _ in range(_EXAMPLE_GEN_ATTEMPTS):
+      try:
+        gen, _ = _child('example_gen', data_root=data_root,
+                        out_dir=clips_dir, mode=mode)
+        break
+      except RuntimeError as error:  # Only a lost-records check is retried.
+        if 'LostRecordsError' not in str(error):
+          raise
+        lost.append(str(error).strip().splitlines()[-1])
+        _log(f'ExampleGen ({mode}) lost records; running it again')
+    else:
+      raise RuntimeError(f'ExampleGen ({mode}) lost records in every '
+                         f'attempt: {lost}')
     result, peak_mb = _child(
         'embed', clips_dir=clips_dir, split_names=gen['split_names'],
         out_dir=os.path.join(work, f'embeddings-{mode}'), handle=handle,
         mode=mode)
     result.update(clips_in=gen['clips_written'],
+                  example_gen_lost_records=lost,
                   patches_per_s=result['patches'] / result['seconds'],
                   cpu_ms_per_patch=1000 * result['cpu_seconds'] /
                   result['patches'],
@@ -399,6 +415,13 @@ def format_report(report: Dict[str, Any]) -> str:
           f"{f['cpu_ms_per_patch']:12.2f} {f['peak_rss_mb']:11.0f} "
           f"{marginal if marginal is not None else float('nan'):10.0f} "
           f"{f['load_1m_after']:5.2f}")
+  lost = [f"{name} {mode}: {message}"
+          for name, modes in report['datasets'].items()
+          for mode, f in modes.items()
+          for message in f.get('example_gen_lost_records', [])]
+  if lost:
+    lines += ['', 'ExampleGen runs that lost records (and were rerun):'] + [
+        f'   {line}' for line in lost]
   lines += [
       '',
       f"Best mode on the large set: {report['pipeline_mode']}: "
