@@ -120,6 +120,25 @@ def describe_failure(failure, slice_text: str, unit: str) -> str:
           f'{" and ".join(required)}')
 
 
+def has_baseline(evaluation_uri: str) -> bool:
+  """Whether the evaluation compared the model with a blessed baseline."""
+  return any(entry.key.model_name == _BASELINE
+             for metrics in tfma.load_metrics(evaluation_uri)
+             for entry in metrics.metric_keys_and_values)
+
+
+def gate_reason(evaluation_uri: str) -> str:
+  """Why the gate blessed the model or not, in one line."""
+  failures = gate_failures(evaluation_uri)
+  if failures:
+    return '; '.join(failures)
+  if has_baseline(evaluation_uri):
+    return ('clip accuracy met the threshold and did not fall below the last '
+            'blessed model\'s')
+  return ('clip accuracy met the threshold; no earlier blessed model to '
+          'compare with')
+
+
 def gate_failures(evaluation_uri: str, unit: str = 'clip') -> List[str]:
   """Every check the gating Evaluator failed, in words; [] if all passed."""
   result = tfma.load_validation_result(evaluation_uri)

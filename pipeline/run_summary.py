@@ -154,11 +154,7 @@ def _add_artifact_facts(summary, store, node, artifact) -> None:
     by_slice = evaluation_results.metrics_by_slice(artifact.uri)
     summary['metrics'] = by_slice.pop('overall', {})
     summary['per_class_metrics'] = by_slice
-    failures = evaluation_results.gate_failures(artifact.uri)
-    summary['blessing_reason'] = (
-        '; '.join(failures) if failures else
-        'clip accuracy met the threshold and did not fall below the last '
-        'blessed model\'s')
+    summary['blessing_reason'] = evaluation_results.gate_reason(artifact.uri)
   elif kind == 'ModelEvaluation' and node == PATCH_EVALUATOR:
     summary['patch_metrics'] = evaluation_results.metrics_by_slice(
         artifact.uri).get('overall', {})

@@ -85,6 +85,9 @@ def test_gate_is_on_overall_clip_accuracy_not_per_class(artifacts):
   assert metrics['category = dog']['sparse_categorical_accuracy'] == 1.0
   assert blessed
   assert evaluation_results.gate_failures(uri) == []
+  assert evaluation_results.gate_reason(uri) == (
+      'clip accuracy met the threshold; no earlier blessed model to compare '
+      'with')
   np.testing.assert_array_equal(
       evaluation_results.confusion_matrix(uri, len(CLASSES)),
       [[8, 0], [2, 0]])
@@ -93,5 +96,5 @@ def test_gate_is_on_overall_clip_accuracy_not_per_class(artifacts):
 def test_gate_refuses_below_the_threshold_and_says_why(artifacts):
   uri, blessed = _evaluate(artifacts, 0.9, 'failing')
   assert not blessed
-  assert evaluation_results.gate_failures(uri) == [
-      'clip accuracy is 0.8000; required: at least 0.9']
+  assert evaluation_results.gate_reason(uri) == (
+      'clip accuracy is 0.8000; required: at least 0.9')

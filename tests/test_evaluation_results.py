@@ -54,6 +54,12 @@ def test_metrics_by_slice_keep_the_candidate_model_only(tmp_path):
   assert evaluation_results.metrics_by_slice(str(tmp_path)) == {
       'overall': {'sparse_categorical_accuracy': 0.9},
       'category = cat': {'sparse_categorical_accuracy': 0.75}}
+  assert evaluation_results.has_baseline(str(tmp_path))
+  _write(tmp_path, 'validations', [
+      validation_result_pb2.ValidationResult(validation_ok=True)])
+  assert evaluation_results.gate_reason(str(tmp_path)) == (
+      "clip accuracy met the threshold and did not fall below the last "
+      "blessed model's")
 
 
 def test_confusion_matrix_from_the_overall_plot(tmp_path):
