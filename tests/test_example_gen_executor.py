@@ -106,15 +106,15 @@ def test_a_record_lost_by_the_write_fails_the_run(tmp_path, dataset,
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   from components import examples_io  # pylint: disable=g-import-not-at-top
   from components.esc50_example_gen import executor  # pylint: disable=g-import-not-at-top
-  write_split = executor.write_split.WriteSplit
+  write_clips = executor.WriteClips
 
-  def losing_write(output_split_path, *args):
+  def losing_write(split_uri):
     keep = (lambda clip: b'dog' not in clip.features.feature[
-        'category'].bytes_list.value) if 'fold2' in output_split_path else (
+        'category'].bytes_list.value) if 'fold2' in split_uri else (
             lambda clip: True)
-    return beam.Filter(keep) | write_split(output_split_path, *args)
+    return beam.Filter(keep) | write_clips(split_uri)
 
-  monkeypatch.setattr(executor.write_split, 'WriteSplit', losing_write)
+  monkeypatch.setattr(executor, 'WriteClips', losing_write)
   with pytest.raises(examples_io.LostRecordsError,
                      match=r'holds 9 clips where 10 were produced \(fold2: 1 '
                      r'written of 2\)'):
