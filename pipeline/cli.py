@@ -52,8 +52,8 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser,
   parser.add_argument('--test-folds', type=_folds, default=[5],
                       help='folds the Evaluator gates on (default: 5)')
   parser.add_argument('--min-accuracy', type=_fraction, default=0.6,
-                      help='lowest test-fold patch accuracy that may be pushed '
-                      '(default: 0.6)')
+                      help='lowest test-fold clip accuracy (overall) that may '
+                      'be pushed (default: 0.6)')
   parser.add_argument('--max-quarantine-fraction', type=_fraction,
                       default=0.05,
                       help='fail the run when more than this fraction of clips '

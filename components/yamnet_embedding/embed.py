@@ -135,7 +135,6 @@ class EmbedClipsFn(beam.DoFn):
     self._tf_threads = tf_threads
     self._embed_clips = None
     self._clips = beam.metrics.Metrics.counter(METRICS_NAMESPACE, 'clips')
-    self._patches = beam.metrics.Metrics.counter(METRICS_NAMESPACE, 'patches')
     self._failures = beam.metrics.Metrics.counter(METRICS_NAMESPACE,
                                                   'failures')
     self._split_patches = {}
@@ -194,7 +193,6 @@ class EmbedClipsFn(beam.DoFn):
               f'YAMNet inference failed: {error}'))
           continue
         self._clips.inc()
-        self._patches.inc(len(embeddings))
         self._split_counter(splits[i]).inc(len(embeddings))
         for patch in patch_examples(clip, embeddings):
           yield splits[i], patch

@@ -128,7 +128,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         embeddings,
         write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
     clips_embedded = _counter(result, 'clips')
-    patches = _counter(result, 'patches')
+    patches_by_split = {
+        split: _counter(result, embed.split_patches_counter(index))
+        for index, split in enumerate(split_names)}
+    patches = sum(patches_by_split.values())
     quarantined = len(quarantine.read_quarantine(quarantine_uri))
     examples_io.check_written(
         'YamnetEmbeddingGen', 'clips (embedded or quarantined)',
@@ -138,9 +141,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         'YamnetEmbeddingGen', 'patch Examples',
         {split: examples_io.count_records(
             examples_io.split_files(embeddings, [split]))
-         for split in split_names},
-        {split: _counter(result, embed.split_patches_counter(index))
-         for index, split in enumerate(split_names)})
+         for split in split_names}, patches_by_split)
     embeddings.set_string_custom_property(YAMNET_HANDLE_KEY, handle)
     embeddings.set_string_custom_property(
         YAMNET_FINGERPRINT_KEY, exec_properties[YAMNET_FINGERPRINT_KEY])
