@@ -31,8 +31,10 @@ from typing import Any, Dict, List
 
 import machine
 
+# in_memory is the pipeline's default: no Beam arguments at all (with any,
+# TFX builds a dependency package first, which the DirectRunner never uses).
 MODES = {
-    'in_memory': ['--direct_running_mode=in_memory'],
+    'in_memory': [],
     'multi_threading': ['--direct_running_mode=multi_threading',
                         '--direct_num_workers=2'],
     'multi_processing': ['--direct_running_mode=multi_processing',
@@ -55,8 +57,9 @@ def _clip_audio(clips_uri: str, count: int):
   """[count, samples] decoded audio from an Esc50ExampleGen output."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  files = sorted(glob.glob(os.path.join(clips_uri, '*', '*.gz')))
-  records = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  from components import record_files  # pylint: disable=g-import-not-at-top
+  files = sorted(glob.glob(os.path.join(clips_uri, 'Split-*', '*')))
+  records = record_files.record_dataset(files)
   audio = [tf.io.parse_single_example(
       r, {'audio': tf.io.VarLenFeature(tf.float32)})['audio'].values.numpy()
            for r in records.take(count)]
@@ -183,9 +186,8 @@ def task_example_gen(data_root: str, out_dir: str,
 
 def _count_records(uri: str) -> int:
   """Records in all splits of an Examples artifact, checked after timing."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  files = glob.glob(os.path.join(uri, '*', '*.gz'))
-  return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type='GZIP'))
+  from components import examples_io  # pylint: disable=g-import-not-at-top
+  return examples_io.count_records(glob.glob(os.path.join(uri, 'Split-*', '*')))
 
 
 def _cpu_seconds() -> float:

@@ -2,7 +2,7 @@
 
 The Trainer and cross-validation read YAMNet embeddings, and the run report
 reads clip facts, straight from the artifacts the pipeline wrote, so each sees
-exactly the data the components produced (GZIP TFRecords, one split per fold).
+exactly the data the components produced (TFRecords, one split per fold).
 The components count what they wrote with the same reader.
 """
 
@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfx import types
 from tfx.types import artifact_utils
 
+from components import record_files
 from components import splits
 
 
@@ -30,15 +31,11 @@ def fold_files(examples: types.Artifact, folds: Sequence[int]) -> List[str]:
   return split_files(examples, splits.fold_split_names(folds))
 
 
-def _dataset(files: Sequence[str]) -> tf.data.Dataset:
-  return tf.data.TFRecordDataset(list(files), compression_type='GZIP')
-
-
 def count_records(files: Sequence[str]) -> int:
-  """Records in GZIP TFRecord files, counted in TF's C++ reader."""
+  """Records in TFRecord files, counted in TF's C++ reader."""
   if not files:
     return 0
-  return int(_dataset(files).reduce(
+  return int(record_files.record_dataset(files).reduce(
       tf.constant(0, tf.int64), lambda count, _: count + 1))
 
 
@@ -74,7 +71,7 @@ def read_columns(files: Sequence[str], spec: Dict[str, tf.io.FixedLenFeature]
   """
   columns = {name: [] for name in spec}
   if files:
-    batches = _dataset(files).batch(1024).map(
+    batches = record_files.record_dataset(files).batch(1024).map(
         lambda records: tf.io.parse_example(records, spec))
     for batch in batches:
       for name, value in batch.items():

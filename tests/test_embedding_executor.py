@@ -86,19 +86,31 @@ def test_bad_handle_fails_before_any_work(tmp_path, embedded):
 
 def test_a_patch_lost_by_the_write_fails_the_run(tmp_path, embedded,
                                                  standin_yamnet, monkeypatch):
-  """As a Beam file sink that drops a record: an error, not fewer patches."""
-  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  """As a writer that drops a record: an error, not fewer patches."""
   from components import examples_io  # pylint: disable=g-import-not-at-top
+  from components.yamnet_embedding import embed  # pylint: disable=g-import-not-at-top
   clips, _, _ = embedded
-  write = beam.io.WriteToTFRecord
+  open_writer = embed.open_patch_writer
 
-  def losing_write(path, **kwargs):
-    drop = 'fold3' in path
-    return (beam.Filter(lambda patch: not drop or tf.train.Example.FromString(
-        patch).features.feature['patch_index'].int64_list.value[0] != 4)
-            | write(path, **kwargs))
+  class LosingWriter:
+    """Drops patch 4 of every clip of fold 3."""
 
-  monkeypatch.setattr(beam.io, 'WriteToTFRecord', losing_write)
+    def __init__(self, path):
+      self._writer = open_writer(path)
+
+    def write(self, record):
+      features = tf.train.Example.FromString(record).features.feature
+      if (features['fold'].int64_list.value[0] != 3 or
+          features['patch_index'].int64_list.value[0] != 4):
+        self._writer.write(record)
+
+    def __enter__(self):
+      return self
+
+    def __exit__(self, *unused_exc):
+      self._writer.close()
+
+  monkeypatch.setattr(embed, 'open_patch_writer', LosingWriter)
   with pytest.raises(examples_io.LostRecordsError,
                      match=r'fold3: 18 written of 20'):
     run_embedding(tmp_path, clips, standin_yamnet)

@@ -7,14 +7,8 @@ from components.yamnet_embedding import embed
 
 
 def _clip():
-  clip = tf.train.Example()
-  feature = clip.features.feature
-  feature['category'].bytes_list.value.append(b'dog')
-  feature['target'].int64_list.value.append(0)
-  feature['fold'].int64_list.value.append(3)
-  feature['clip_id'].bytes_list.value.append(b'3-100032-A-0')
-  feature['audio'].float_list.value.extend([0.5] * 10)
-  return clip
+  return embed.Clip(clip_id='3-100032-A-0', filename='3-100032-A-0.wav',
+                    category='dog', target=0, fold=3)
 
 
 def _expected(embedding, index, count):

@@ -5,10 +5,11 @@ import os
 import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
-from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
+from components import examples_io
 from components import quarantine
+from components import record_files
 from components.esc50_example_gen import executor as example_gen_executor
 from components.esc50_example_gen.component import Esc50ExampleGen
 from components.yamnet import loader
@@ -18,10 +19,9 @@ from components.yamnet_embedding.component import YamnetEmbeddingGen
 
 def read_split(examples, split):
   """All tf.Examples of one split of an Examples artifact."""
-  pattern = os.path.join(artifact_utils.get_split_uri([examples], split), '*')
   return [tf.train.Example.FromString(r.numpy()) for r in
-          tf.data.TFRecordDataset(tf.io.gfile.glob(pattern),
-                                  compression_type='GZIP')]
+          record_files.record_dataset(examples_io.split_files(examples,
+                                                              [split]))]
 
 
 def run_example_gen(out_dir, data_root, classes, max_fraction=0.5):

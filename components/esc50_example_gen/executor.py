@@ -124,13 +124,13 @@ def WriteClips(clips: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:  #
   Beam 2.59's DirectRunner in multi_threading mode, a Reshuffle of elements
   this large (about 320 KB) drops a few of them without an error
   (scripts/beam_multithreading_loss.py reproduces it); the order of clips
-  does not matter downstream, so the shuffle is left out.
+  does not matter downstream, so the shuffle is left out. Files are
+  uncompressed TFRecords (`components/record_files.py` says why).
   """
   return (clips
           | 'Serialize' >> beam.Map(lambda clip: clip.SerializeToString())
           | 'Write' >> beam.io.WriteToTFRecord(
-              os.path.join(split_uri, write_split.DEFAULT_FILE_NAME),
-              file_name_suffix='.gz'))
+              os.path.join(split_uri, write_split.DEFAULT_FILE_NAME)))
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):

@@ -1,33 +1,70 @@
-"""What Beam workers run for YamnetEmbeddingGen: clips in, patch Examples out.
+"""What Beam workers run for YamnetEmbeddingGen: a shard of clips in, a shard
+of patch Examples out.
 
 Kept apart from the executor, whose TFX imports would double a worker
 process's start-up: workers import only the module of the code they run.
 
-Where the speed comes from (figures in docs/performance.md):
+Each Beam element is one file (shard) of ExampleGen's clip Examples, and the
+worker streams it through TF's C++ reader and writer, so no per-clip or
+per-patch element passes through Beam. Where the speed comes from (figures in
+docs/performance.md):
+- Reading, CRC checks and parsing of clips run in tf.data, in C++ and ahead
+  of inference (prefetch); patches are written by TF's TFRecordWriter. Clips
+  and patches are uncompressed TFRecords (`record_files`).
 - Equal-length clips are embedded by one graph call per batch instead of one
   eager call per clip; YAMNet itself takes one waveform per call.
-- Audio is parsed by TF in C++, not element by element in Python, and patch
-  Examples are serialized straight from the float32 bytes, with the features
-  a clip's patches share serialized once per clip.
-- Worker processes can be given their share of the cores as TF threads, so
-  they do not oversubscribe the machine.
+- Patch Examples are serialized straight from the float32 bytes, with the
+  features a clip's patches share serialized once per clip.
+- The model is loaded once per process (Beam's `shared`), and worker
+  processes can be given their share of the cores as TF threads, so they do
+  not oversubscribe the machine.
 """
 
 import collections
+import dataclasses
 import logging
-from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple)
+import os
+import time
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
+from apache_beam.utils import shared
 import numpy as np
 import tensorflow as tf
 
 from components import quarantine
+from components import record_files
 from components.yamnet import loader
 
 METRICS_NAMESPACE = 'yamnet_embedding'
 
-_AUDIO_FEATURES = {'audio': tf.io.RaggedFeature(tf.float32)}
+CLIP_FEATURES = {
+    'audio': tf.io.RaggedFeature(tf.float32),
+    'clip_id': tf.io.FixedLenFeature([], tf.string),
+    'filename': tf.io.FixedLenFeature([], tf.string),
+    'category': tf.io.FixedLenFeature([], tf.string),
+    'target': tf.io.FixedLenFeature([], tf.int64),
+    'fold': tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+  """What a clip's patch Examples and quarantine record say about it."""
+  clip_id: str
+  filename: str
+  category: str
+  target: int
+  fold: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+  """One file of clip Examples and the file its patch Examples go to."""
+  split_index: int
+  clips_path: str
+  patches_path: str
 
 
 def clip_embedder(model: Any) -> Callable[[np.ndarray], tf.Tensor]:
@@ -47,6 +84,14 @@ def clip_embedder(model: Any) -> Callable[[np.ndarray], tf.Tensor]:
   return embed
 
 
+class Yamnet:
+  """A loaded YAMNet and its batch embedder: what a process shares."""
+
+  def __init__(self, handle: str):
+    self.model = loader.load_yamnet(handle)
+    self.embed_clips = clip_embedder(self.model)
+
+
 def _varint(value: int) -> bytes:
   out = bytearray()
   while value > 0x7F:
@@ -56,9 +101,14 @@ def _varint(value: int) -> bytes:
   return bytes(out)
 
 
+def _header(number: int, length: int) -> bytes:
+  """Tag and length of a length-delimited protobuf field."""
+  return _varint(number << 3 | 2) + _varint(length)
+
+
 def _field(number: int, payload: bytes) -> bytes:
   """A length-delimited protobuf field: tag, length, payload."""
-  return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+  return _header(number, len(payload)) + payload
 
 
 def _feature_entry(name: bytes, feature: bytes) -> bytes:
@@ -66,12 +116,22 @@ def _feature_entry(name: bytes, feature: bytes) -> bytes:
   return _field(1, _field(1, name) + _field(2, feature))
 
 
-_EMBEDDING_KEY = b'embedding'
-_PATCH_INDEX_KEY = b'patch_index'
+def _embedding_entry_head(size: int) -> bytes:
+  """An embedding's feature entry up to its float bytes.
+
+  Entry > (key 'embedding', Feature.float_list (2) > FloatList.value (1),
+  packed): every length in it follows from the embedding size alone.
+  """
+  floats = 4 * size
+  float_list = len(_header(1, floats)) + floats
+  feature = len(_header(2, float_list)) + float_list
+  key = _field(1, b'embedding')
+  entry = len(key) + len(_header(2, feature)) + feature
+  return (_header(1, entry) + key + _header(2, feature) +
+          _header(2, float_list) + _header(1, floats))
 
 
-def patch_examples(clip: tf.train.Example,
-                   embeddings: np.ndarray) -> Iterator[bytes]:
+def patch_examples(clip: Clip, embeddings: np.ndarray) -> List[bytes]:
   """Serialized Examples of a clip's patches: embedding, identity and label.
 
   The features every patch of the clip shares are serialized once; each
@@ -80,34 +140,48 @@ def patch_examples(clip: tf.train.Example,
   parses as one Example; building each through the protobuf API instead
   cost more CPU per patch than everything else here but YAMNet.
   """
-  features = clip.features.feature
-  shared = tf.train.Features(feature={
-      'label': features['category'],
-      'target': features['target'],
-      'fold': features['fold'],
-      'clip_id': features['clip_id'],
-      'num_patches': tf.train.Feature(int64_list=tf.train.Int64List(
-          value=[len(embeddings)])),
-  }).SerializeToString()
-  little_endian = np.asarray(embeddings, dtype='<f4')
-  for index, embedding in enumerate(little_endian):
-    # Feature.float_list (2) > FloatList.value (1), packed.
-    embedding_feature = _field(2, _field(1, embedding.tobytes()))
+  num_patches, size = embeddings.shape
+  shared_features = tf.train.Features(feature={
+      'label': _bytes(clip.category.encode()),
+      'target': _int(clip.target),
+      'fold': _int(clip.fold),
+      'clip_id': _bytes(clip.clip_id.encode()),
+      'num_patches': _int(num_patches),
+  }).SerializeToString(deterministic=True)
+  head = shared_features + _embedding_entry_head(size)
+  floats = memoryview(np.ascontiguousarray(embeddings, dtype='<f4').tobytes())
+  row = 4 * size
+  records = []
+  for index in range(num_patches):
     # Feature.int64_list (3) > Int64List.value (1), packed varint.
-    index_feature = _field(3, _field(1, _varint(index)))
-    yield _field(1, shared + _feature_entry(_EMBEDDING_KEY, embedding_feature)
-                 + _feature_entry(_PATCH_INDEX_KEY, index_feature))
+    index_entry = _feature_entry(b'patch_index',
+                                 _field(3, _field(1, _varint(index))))
+    body = len(head) + row + len(index_entry)
+    records.append(b''.join((_header(1, body), head,
+                             floats[index * row:(index + 1) * row],
+                             index_entry)))
+  return records
 
 
-def key_by_split(path_and_clip: Tuple[str, bytes],
-                 split_of_file: Dict[str, int]) -> Tuple[int, bytes]:
-  """(split index, clip) of a (file, clip) pair."""
-  path, clip = path_and_clip
-  return split_of_file[path], clip
+def _bytes(value: bytes) -> tf.train.Feature:
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
 
-def split_of_patch(patch: Tuple[int, bytes], unused_num_splits: int) -> int:
-  return patch[0]
+def _int(value: int) -> tf.train.Feature:
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def read_clip_batches(path: str, batch_size: int) -> tf.data.Dataset:
+  """Parsed batches of a file of clip Examples, read ahead of their use."""
+  return (record_files.record_dataset([path])
+          .batch(batch_size)
+          .map(lambda records: tf.io.parse_example(records, CLIP_FEATURES))
+          .prefetch(1))
+
+
+def open_patch_writer(path: str) -> tf.io.TFRecordWriter:
+  """An uncompressed TFRecord writer (see `record_files`)."""
+  return tf.io.TFRecordWriter(path)
 
 
 def split_patches_counter(split_index: int) -> str:
@@ -124,32 +198,46 @@ def _limit_tf_threads(threads: int) -> None:
                     'keeping its thread pools instead of %d threads', threads)
 
 
-class EmbedClipsFn(beam.DoFn):
-  """Embeds batches of (split, clip) pairs into (split, patch) pairs."""
+def _clips_of(batch: Dict[str, tf.Tensor]) -> List[Clip]:
+  columns = {name: batch[name].numpy() for name in Clip.__annotations__}
+  return [Clip(clip_id=columns['clip_id'][i].decode(),
+               filename=columns['filename'][i].decode(),
+               category=columns['category'][i].decode(),
+               target=int(columns['target'][i]), fold=int(columns['fold'][i]))
+          for i in range(len(columns['clip_id']))]
 
-  QUARANTINE_TAG = 'quarantine'
 
-  def __init__(self, yamnet_handle: str, tf_threads: Optional[int]):
+class EmbedShardFn(beam.DoFn):
+  """Embeds every clip of a shard into its patch file; yields quarantined clips.
+
+  The patch file is written under a staging name and renamed into place when
+  complete, so a retried shard replaces its output instead of adding to it.
+  """
+
+  def __init__(self, yamnet_handle: str, shared_yamnet: shared.Shared,
+               batch_size: int, staging_dir: str, tf_threads: Optional[int]):
     super().__init__()
     self._handle = yamnet_handle
+    self._shared_yamnet = shared_yamnet
+    self._batch_size = batch_size
+    self._staging_dir = staging_dir
     self._tf_threads = tf_threads
-    self._embed_clips = None
+    self._yamnet = None
     self._clips = beam.metrics.Metrics.counter(METRICS_NAMESPACE, 'clips')
     self._failures = beam.metrics.Metrics.counter(METRICS_NAMESPACE,
                                                   'failures')
-    self._split_patches = {}
 
   def setup(self):
     # Thread pools are fixed by TF's first op, so this precedes the load.
     if self._tf_threads:
       _limit_tf_threads(self._tf_threads)
-    self._embed_clips = clip_embedder(loader.load_yamnet(self._handle))
+    self._yamnet = self._shared_yamnet.acquire(lambda: Yamnet(self._handle))
 
   def _embed(self, waveforms: List[np.ndarray]
             ) -> Iterator[Tuple[Optional[np.ndarray], Optional[Exception]]]:
     """(embeddings, None) or (None, error) for each of equal-length clips."""
     try:
-      batch = self._embed_clips(np.stack(waveforms)).numpy()
+      batch = self._yamnet.embed_clips(np.stack(waveforms)).numpy()
     except tf.errors.OpError as error:
       if len(waveforms) == 1:
         yield None, error
@@ -164,35 +252,45 @@ class EmbedClipsFn(beam.DoFn):
       else:
         yield None, ValueError('YAMNet returned non-finite embeddings')
 
-  def _split_counter(self, split_index: int):
-    if split_index not in self._split_patches:
-      self._split_patches[split_index] = beam.metrics.Metrics.counter(
-          METRICS_NAMESPACE, split_patches_counter(split_index))
-    return self._split_patches[split_index]
-
-  def process(self, batch: Sequence[Tuple[int, bytes]]):
-    splits, clips = zip(*batch)
-    audio = tf.io.parse_example(list(clips), _AUDIO_FEATURES)['audio']
-    samples = audio.values.numpy()
-    bounds = audio.row_splits.numpy()
+  def _embed_batch(self, batch: Dict[str, tf.Tensor]
+                  ) -> Iterator[Tuple[Clip, Optional[np.ndarray],
+                                      Optional[Exception]]]:
+    """(clip, embeddings, error) of each clip, equal lengths in one call."""
+    clips = _clips_of(batch)
+    samples = batch['audio'].values.numpy()
+    bounds = batch['audio'].row_splits.numpy()
     by_length = collections.defaultdict(list)
     for i in range(len(clips)):
       by_length[bounds[i + 1] - bounds[i]].append(i)
     for indices in by_length.values():
       waveforms = [samples[bounds[i]:bounds[i + 1]] for i in indices]
       for i, (embeddings, error) in zip(indices, self._embed(waveforms)):
-        clip = tf.train.Example.FromString(clips[i])
-        if error is not None:
-          self._failures.inc()
-          features = clip.features.feature
-          yield beam.pvalue.TaggedOutput(self.QUARANTINE_TAG, quarantine.record(
-              features['clip_id'].bytes_list.value[0].decode(),
-              features['filename'].bytes_list.value[0].decode(),
-              features['fold'].int64_list.value[0],
-              features['category'].bytes_list.value[0].decode(),
-              f'YAMNet inference failed: {error}'))
-          continue
-        self._clips.inc()
-        self._split_counter(splits[i]).inc(len(embeddings))
-        for patch in patch_examples(clip, embeddings):
-          yield splits[i], patch
+        yield clips[i], embeddings, error
+
+  def process(self, shard: Shard):
+    start = time.time()
+    clips = patches = 0
+    staging = os.path.join(self._staging_dir, uuid.uuid4().hex)
+    with open_patch_writer(staging) as writer:
+      for batch in read_clip_batches(shard.clips_path, self._batch_size):
+        for clip, embeddings, error in self._embed_batch(batch):
+          if error is not None:
+            self._failures.inc()
+            yield quarantine.record(
+                clip.clip_id, clip.filename, clip.fold, clip.category,
+                f'YAMNet inference failed: {error}')
+            continue
+          for record in patch_examples(clip, embeddings):
+            writer.write(record)
+          clips += 1
+          patches += len(embeddings)
+    tf.io.gfile.rename(staging, shard.patches_path, overwrite=True)
+    self._clips.inc(clips)
+    beam.metrics.Metrics.counter(
+        METRICS_NAMESPACE, split_patches_counter(shard.split_index)).inc(
+            patches)
+    seconds = time.time() - start
+    logging.info('YamnetEmbeddingGen: %s: %d clips -> %d patches in %.1f s '
+                 '(%.0f patches/s)', shard.clips_path, clips, patches, seconds,
+                 patches / max(seconds, 1e-9))
+

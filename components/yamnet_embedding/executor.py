@@ -1,8 +1,9 @@
 """Executor of YamnetEmbeddingGen: batched YAMNet inference in Beam.
 
-Every split is read by one transform, so each clip streams through a single
-fused stage (read, embed, write): nothing is held between stages and memory
-does not grow with the dataset. What the workers run is in `embed`.
+Beam distributes the files (shards) of the clip Examples over its workers;
+each worker streams a shard through YAMNet into a patch file of the same
+name, so nothing is held between stages and memory does not grow with the
+dataset. What the workers run is in `embed`.
 """
 
 import logging
@@ -10,21 +11,22 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.io import filesystems
 from apache_beam.metrics import metric
 from apache_beam.options import pipeline_options
+from apache_beam.utils import shared
 from tfx import types
 from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
 from components import examples_io
 from components import quarantine
+from components import record_files
 from components.esc50_example_gen import executor as example_gen_executor
-from components.yamnet import loader
 from components.yamnet_embedding import embed
 
 YAMNET_HANDLE_KEY = 'yamnet_handle'
@@ -37,6 +39,9 @@ QUARANTINE_KEY = 'quarantine'
 CLIPS_EMBEDDED = 'clips_embedded'
 PATCHES = 'patches'
 CLIPS_QUARANTINED = 'clips_quarantined'
+
+# Under the output artifact, where patch files are written before renaming.
+_STAGING_DIR = '.staging'
 
 
 def worker_tf_threads(beam_pipeline_args: Sequence[str]) -> Optional[int]:
@@ -85,45 +90,38 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     embeddings.split_names = artifact_utils.encode_split_names(split_names)
     handle = exec_properties[YAMNET_HANDLE_KEY]
     batch_size = int(exec_properties[BATCH_SIZE_KEY])
-    # Fail fast, before Beam starts, if the handle is not a usable YAMNet.
-    loader.load_yamnet(handle)
+    # Loads YAMNet before Beam starts, so a bad handle fails at once; workers
+    # in this process reuse the model while it is held here.
+    shared_yamnet = shared.Shared()
+    yamnet = shared_yamnet.acquire(lambda: embed.Yamnet(handle))
 
-    # File -> split index, so one read serves every split.
-    split_of_file = {}
+    shards = []
     for index, split in enumerate(split_names):
-      pattern = os.path.join(artifact_utils.get_split_uri([clips], split), '*')
-      for match in filesystems.FileSystems.match([pattern])[0].metadata_list:
-        split_of_file[match.path] = index
+      out_dir = artifact_utils.get_split_uri([embeddings], split)
+      fileio.makedirs(out_dir)
+      for path in examples_io.split_files(clips, [split]):
+        shards.append(embed.Shard(index, path, os.path.join(
+            out_dir, record_files.uncompressed_name(path))))
+    staging_dir = os.path.join(embeddings.uri, _STAGING_DIR)
+    fileio.makedirs(staging_dir)
 
     pipeline = self._make_beam_pipeline()
-    embedded = (
+    quarantined_clips = (
         pipeline
-        | 'ListClipFiles' >> beam.Create(sorted(split_of_file))
-        | 'ReadClips' >> beam.io.ReadAllFromTFRecord(with_filename=True)
-        | 'KeyBySplit' >> beam.Map(embed.key_by_split, split_of_file)
-        | 'Batch' >> beam.BatchElements(
-            min_batch_size=batch_size, max_batch_size=batch_size)
-        | 'Embed' >> beam.ParDo(
-            embed.EmbedClipsFn(handle,
-                               worker_tf_threads(self._beam_pipeline_args))
-        ).with_outputs(embed.EmbedClipsFn.QUARANTINE_TAG, main='patches'))
-    by_split = embedded.patches | 'BySplit' >> beam.Partition(
-        embed.split_of_patch, len(split_names))
-    for index, split in enumerate(split_names):
-      _ = (by_split[index]
-           | f'Patches[{split}]' >> beam.Values()
-           | f'Write[{split}]' >> beam.io.WriteToTFRecord(
-               os.path.join(
-                   artifact_utils.get_split_uri([embeddings], split),
-                   write_split.DEFAULT_FILE_NAME),
-               file_name_suffix='.gz'))
-    _ = (embedded[embed.EmbedClipsFn.QUARANTINE_TAG]
-         | 'WriteQuarantine' >> quarantine.WriteQuarantine(quarantine_uri))
+        | 'ListClipShards' >> beam.Create(shards)
+        | 'Embed' >> beam.ParDo(embed.EmbedShardFn(
+            handle, shared_yamnet, batch_size, staging_dir,
+            worker_tf_threads(self._beam_pipeline_args))))
+    _ = quarantined_clips | 'WriteQuarantine' >> quarantine.WriteQuarantine(
+        quarantine_uri)
     result = pipeline.run()
     result.wait_until_finish()
+    del yamnet  # Held until the workers in this process are done.
+    fileio.rmtree(staging_dir)
 
     examples_utils.set_payload_format(embeddings,
                                       example_gen_pb2.FORMAT_TF_EXAMPLE)
+    # TFX's only name for TFRecords; readers go by the file names.
     examples_utils.set_file_format(
         embeddings,
         write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
