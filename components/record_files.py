@@ -7,8 +7,8 @@ its clip and patch Examples uncompressed: gzip costs more CPU than everything
 else around YAMNet, and saves little of what it costs: on esc50-mini 15% of
 the clip Examples (float audio), and 84% of the patch Examples, which are
 small anyway (YAMNet's embeddings are mostly zeros; all of ESC-50 gives about
-85 MB of them). Figures in docs/performance.md. Readers here follow the same rule, so older gzipped
-artifacts still read.
+85 MB of them). Figures in docs/performance.md. Readers here follow the same
+rule, so older gzipped artifacts still read.
 """
 
 from typing import Sequence

@@ -108,9 +108,13 @@ def fit_head(train: Tuple[np.ndarray, np.ndarray],
   config = {**HYPERPARAMETER_DEFAULTS, **hyperparameters}
   seed, epochs = int(config['seed']), int(config['epochs'])
   batch_size = int(config['batch_size'])
-  keras.utils.set_random_seed(seed)
-  head = build_head(num_classes, float(config['learning_rate']),
-                    float(config['dropout']))
+
+  def seeded_head() -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return build_head(num_classes, float(config['learning_rate']),
+                      float(config['dropout']))
+
+  head = seeded_head()
   history = head.fit(
       *train, validation_data=validation, epochs=epochs,
       batch_size=batch_size, shuffle=True, verbose=verbose,
@@ -122,9 +126,7 @@ def fit_head(train: Tuple[np.ndarray, np.ndarray],
     return head, best
   logging.info('Early stopping chose %d epochs; refitting on %d + %d '
                'patches', best, len(train[1]), len(validation[1]))
-  keras.utils.set_random_seed(seed)
-  head = build_head(num_classes, float(config['learning_rate']),
-                    float(config['dropout']))
+  head = seeded_head()
   head.fit(np.concatenate([train[0], validation[0]]),
            np.concatenate([train[1], validation[1]]), epochs=best,
            batch_size=batch_size, shuffle=True, verbose=verbose)

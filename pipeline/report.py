@@ -306,8 +306,8 @@ def _training_section(config, outputs) -> str:
             'run.</p>')
   val_loss = history.get('validation loss')
   best = int(np.argmin(val_loss)) + 1 if val_loss else None
-  refit = model_module.HYPERPARAMETER_DEFAULTS['refit']
-  refit = config.hyperparameters.get('refit', refit)
+  refit = {**model_module.HYPERPARAMETER_DEFAULTS,
+           **config.hyperparameters}['refit']
   then = (f'the exported head was then trained afresh on the train and eval '
           f'folds for {best} epochs' if model_module.is_set(refit) else
           'its weights were exported')

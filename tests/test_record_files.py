@@ -1,0 +1,39 @@
+"""Compression of TFRecord files is read from their names, as TFX reads it."""
+
+import pytest
+import tensorflow as tf
+
+from components import record_files
+
+
+def _write(path, records, compression):
+  with tf.io.TFRecordWriter(str(path), tf.io.TFRecordOptions(
+      compression_type=compression)) as writer:
+    for record in records:
+      writer.write(record)
+
+
+def test_gzipped_and_plain_files_both_read(tmp_path):
+  _write(tmp_path / 'a.gz', [b'1', b'2'], 'GZIP')
+  _write(tmp_path / 'b.gz', [b'3'], 'GZIP')
+  _write(tmp_path / 'c', [b'4', b'5'], '')
+  gzipped = [str(tmp_path / 'a.gz'), str(tmp_path / 'b.gz')]
+  assert record_files.compression_type(gzipped) == 'GZIP'
+  assert record_files.compression_type([str(tmp_path / 'c')]) == ''
+  assert [r.numpy() for r in record_files.record_dataset(gzipped)] == [
+      b'1', b'2', b'3']
+  assert [r.numpy() for r in record_files.record_dataset(
+      [str(tmp_path / 'c')])] == [b'4', b'5']
+
+
+def test_mixed_compression_is_an_error():
+  with pytest.raises(ValueError, match='mix gzipped'):
+    record_files.compression_type(['/x/a.gz', '/x/b'])
+
+
+def test_uncompressed_name_drops_only_a_gz_suffix():
+  assert record_files.uncompressed_name(
+      '/out/Split-fold1/data_tfrecord-00000-of-00002.gz') == (
+          'data_tfrecord-00000-of-00002')
+  assert record_files.uncompressed_name('gs://b/Split-fold1/data') == 'data'
+  assert record_files.uncompressed_name('/a/b.gzip') == 'b.gzip'
