@@ -24,6 +24,7 @@ setuptools.setup(
         'apache-beam[gcp]==2.59.0',
         'soundfile',
         'scipy',
+        'google-crc32c',
     ],
     entry_points={
         'console_scripts': ['yamnet-pipeline = pipeline.cli:main'],

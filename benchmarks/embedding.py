@@ -6,7 +6,8 @@ On ../shared/esc50-mini (skipped if absent; its YAMNet is required) and on a
 synthetic set of N clips (default 2000) plus one of 200, prints patches/s of:
   1. raw: YAMNet alone on decoded 16 kHz audio, best of threads and batching
      (per-clip calls, a graph batch as the executor uses, `call_batch`; one
-     process with 1 or 2 TF threads, or two 1-thread processes at once);
+     process with 1 or 2 TF threads, one process making two calls at once
+     with each op on one thread, or two 1-thread processes at once);
   2. recipe: the source recipe's tf.data over the wav files, decode and
      resample per file, one YAMNet call per clip, unbatch;
   3. pipeline: YamnetEmbeddingGen's executor on Esc50ExampleGen's output (both
@@ -75,15 +76,16 @@ def _barrier(sync_dir: str, name: str, parties: int) -> None:
     time.sleep(0.005)
 
 
-def task_raw(threads: int, clips_uri: str, handle: str, part: int,
-             parties: int, sync_dir: str) -> Dict[str, Any]:
-  """Times YAMNet alone per calling style.
+def task_raw(intra: int, inter: int, calls: int, clips_uri: str, handle: str,
+             part: int, parties: int, sync_dir: str) -> Dict[str, Any]:
+  """Times YAMNet alone per calling style, `calls` calls at once.
 
   Returns, per style, one [start, end, patches, CPU seconds] per repeat.
   """
+  import concurrent.futures  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.threading.set_intra_op_parallelism_threads(threads)
-  tf.config.threading.set_inter_op_parallelism_threads(threads)
+  tf.config.threading.set_intra_op_parallelism_threads(intra)
+  tf.config.threading.set_inter_op_parallelism_threads(inter)
   from components.yamnet import loader  # pylint: disable=g-import-not-at-top
   from components.yamnet_embedding import embed  # pylint: disable=g-import-not-at-top
   model = loader.load_yamnet(handle)
@@ -95,19 +97,24 @@ def task_raw(threads: int, clips_uri: str, handle: str, part: int,
   }
   if hasattr(model, 'call_batch'):
     styles['call_batch 25'] = (25, lambda w: model.call_batch(w)[1])
+
+  def patches_of(fn, waveforms):
+    return sum(int(x.shape[0]) for x in fn(tf.constant(waveforms)))
+
   results = {}
-  for name, (batch, fn) in styles.items():
-    fn(tf.constant(audio[:batch]))  # Traces and warms up.
-    repeats = []
-    for repeat in range(_RAW_REPEATS):
-      _barrier(sync_dir, f'{name}-{repeat}', parties)
-      start, cpu = time.time(), time.process_time()
-      patches = 0
-      for i in range(0, len(audio), batch):
-        out = fn(tf.constant(audio[i:i + batch]))
-        patches += sum(int(x.shape[0]) for x in out)
-      repeats.append([start, time.time(), patches, time.process_time() - cpu])
-    results[name] = repeats
+  with concurrent.futures.ThreadPoolExecutor(calls) as pool:
+    for name, (batch, fn) in styles.items():
+      fn(tf.constant(audio[:batch]))  # Traces and warms up.
+      repeats = []
+      for repeat in range(_RAW_REPEATS):
+        _barrier(sync_dir, f'{name}-{repeat}', parties)
+        start, cpu = time.time(), time.process_time()
+        patches = sum(pool.map(
+            lambda i, fn=fn: patches_of(fn, audio[i:i + batch]),
+            range(0, len(audio), batch)))
+        repeats.append([start, time.time(), patches,
+                        time.process_time() - cpu])
+      results[name] = repeats
   return results
 
 
@@ -181,13 +188,17 @@ def task_example_gen(data_root: str, out_dir: str,
       {'examples': [examples], 'quarantine': [failures]}, MODES[mode],
       os.path.join(out_dir, 'tmp'))
   return {'seconds': seconds, 'split_names': examples.split_names,
+          'custom_properties': {
+              name: examples.get_int_custom_property(name)
+              for name in (executor.CLIPS_LISTED, executor.CLIPS_QUARANTINED)},
           'clips_written': _count_records(examples.uri)}
 
 
 def _count_records(uri: str) -> int:
   """Records in all splits of an Examples artifact, checked after timing."""
-  from components import examples_io  # pylint: disable=g-import-not-at-top
-  return examples_io.count_records(glob.glob(os.path.join(uri, 'Split-*', '*')))
+  from components import record_files  # pylint: disable=g-import-not-at-top
+  return record_files.count_records(glob.glob(os.path.join(uri, 'Split-*',
+                                                           '*')))
 
 
 def _cpu_seconds() -> float:
@@ -196,9 +207,11 @@ def _cpu_seconds() -> float:
              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 
 
-def task_embed(clips_dir: str, split_names: str, out_dir: str, handle: str,
+def task_embed(clips_dir: str, split_names: str,
+               custom_properties: Dict[str, int], out_dir: str, handle: str,
                mode: str) -> Dict[str, Any]:
-  """YamnetEmbeddingGen's executor, with the component's exec properties."""
+  """YamnetEmbeddingGen's executor, with the component's exec properties, on
+  clip Examples carrying what Esc50ExampleGen recorded on them."""
   from tfx import types  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
   from components.yamnet_embedding import executor  # pylint: disable=g-import-not-at-top
@@ -206,6 +219,8 @@ def task_embed(clips_dir: str, split_names: str, out_dir: str, handle: str,
   clips = standard_artifacts.Examples()
   clips.uri = os.path.join(clips_dir, 'examples')
   clips.split_names = split_names
+  for name, value in custom_properties.items():
+    clips.set_int_custom_property(name, value)
   embeddings, failures = _artifacts(out_dir)
   component = YamnetEmbeddingGen(
       examples=types.Channel(type=standard_artifacts.Examples),
@@ -240,22 +255,31 @@ def _child(task: str, **kwargs):
   return json.loads(stdout.strip().splitlines()[-1]), peak_mb
 
 
+# (label, TF intra-op threads, inter-op threads, concurrent calls, processes)
+RAW_SETUPS = (
+    ('1 process x 1 thread', 1, 1, 1, 1),
+    ('1 process x 2 threads', 2, 2, 1, 1),
+    ('1 process, 2 calls at once x 1 thread', 1, 2, 2, 1),
+    ('2 processes x 1 thread', 1, 1, 1, 2),
+)
+
+
 def measure_raw(clips_dir: str, handle: str,
                 work: str) -> Dict[str, Dict[str, float]]:
-  """Patches/s (best repeat) of each calling style, thread and process count,
-  and its CPU ms per patch."""
+  """Patches/s (best repeat) of each calling style and thread set-up, and its
+  CPU ms per patch."""
   import concurrent.futures  # pylint: disable=g-import-not-at-top
   figures = {}
-  for threads, parties in ((1, 1), (2, 1), (1, 2)):
+  for label, intra, inter, calls, parties in RAW_SETUPS:
     sync_dir = tempfile.mkdtemp(dir=work)
     with concurrent.futures.ThreadPoolExecutor(parties) as pool:
       runs = [r[0] for r in pool.map(
-          lambda part: _child(
-              'raw', threads=threads, clips_uri=os.path.join(
-                  clips_dir, 'examples'), handle=handle, part=part,
-              parties=parties, sync_dir=sync_dir), range(parties))]
-    label = (f'{parties} processes x {threads} thread' if parties > 1 else
-             f'1 process x {threads} thread{"s" if threads > 1 else ""}')
+          lambda part, intra=intra, inter=inter, calls=calls, parties=parties,
+          sync_dir=sync_dir: _child(
+              'raw', intra=intra, inter=inter, calls=calls,
+              clips_uri=os.path.join(clips_dir, 'examples'), handle=handle,
+              part=part, parties=parties, sync_dir=sync_dir),
+          range(parties))]
     for style in runs[0]:
       best = {'patches_per_s': 0.0}
       for repeat in range(_RAW_REPEATS):
@@ -292,6 +316,7 @@ def measure_pipeline(data_root: str, handle: str, work: str,
                          f'attempt: {lost}')
     result, peak_mb = _child(
         'embed', clips_dir=clips_dir, split_names=gen['split_names'],
+        custom_properties=gen['custom_properties'],
         out_dir=os.path.join(work, f'embeddings-{mode}'), handle=handle,
         mode=mode)
     result.update(clips_in=gen['clips_written'],
@@ -395,7 +420,7 @@ def format_report(report: Dict[str, Any]) -> str:
   lines.append(f"1. Raw YAMNet on decoded audio ({report['raw_dataset']}):")
   for name, f in sorted(report['raw'].items(),
                         key=lambda kv: -kv[1]['patches_per_s']):
-    lines.append(f"   {name:42s} {f['patches_per_s']:6.0f} patches/s, "
+    lines.append(f"   {name:56s} {f['patches_per_s']:6.0f} patches/s, "
                  f"{f['cpu_ms_per_patch']:.2f} CPU ms/patch")
   r = report['recipe']
   lines += ['', f"2. Source recipe (tf.data, decode + resample per file, one "

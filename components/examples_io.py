@@ -3,7 +3,6 @@
 The Trainer and cross-validation read YAMNet embeddings, and the run report
 reads clip facts, straight from the artifacts the pipeline wrote, so each sees
 exactly the data the components produced (TFRecords, one split per fold).
-The components count what they wrote with the same reader.
 """
 
 from typing import Dict, List, Sequence
@@ -29,14 +28,6 @@ def split_files(examples: types.Artifact, split_names: Sequence[str]
 
 def fold_files(examples: types.Artifact, folds: Sequence[int]) -> List[str]:
   return split_files(examples, splits.fold_split_names(folds))
-
-
-def count_records(files: Sequence[str]) -> int:
-  """Records in TFRecord files, counted in TF's C++ reader."""
-  if not files:
-    return 0
-  return int(record_files.record_dataset(files).reduce(
-      tf.constant(0, tf.int64), lambda count, _: count + 1))
 
 
 class LostRecordsError(RuntimeError):

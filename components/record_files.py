@@ -11,11 +11,18 @@ small anyway (YAMNet's embeddings are mostly zeros; all of ESC-50 gives about
 rule, so older gzipped artifacts still read.
 """
 
-from typing import Sequence
+import struct
+from typing import BinaryIO, Sequence
 
+import google_crc32c
 import tensorflow as tf
 
 _GZIP_SUFFIX = '.gz'
+# A TFRecord: uint64 length, uint32 masked CRC-32C of the length, the
+# payload, uint32 masked CRC-32C of the payload (all little-endian).
+_HEADER = struct.Struct('<QI')
+_FOOTER_SIZE = 4
+_CRC_MASK_DELTA = 0xa282ead8
 
 
 def compression_type(paths: Sequence[str]) -> str:
@@ -41,3 +48,63 @@ def record_dataset(paths: Sequence[str]) -> tf.data.Dataset:
   """The records of TFRecord files, in order, compressed or not."""
   return tf.data.TFRecordDataset(list(paths),
                                  compression_type=compression_type(paths))
+
+
+def _masked_crc(data: bytes) -> int:
+  crc = google_crc32c.value(data)
+  return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xffffffff
+
+
+def _corrupt(path: str, position: int, what: str) -> tf.errors.DataLossError:
+  return tf.errors.DataLossError(None, None,
+                                 f'{path}: {what} at byte {position}')
+
+
+def _open_binary(path: str) -> BinaryIO:
+  """GFile for remote files; Python's file for local ones, where it takes a
+  tenth of GFile's time per small read."""
+  if '://' in path:
+    return tf.io.gfile.GFile(path, 'rb')
+  return open(path, 'rb')  # pylint: disable=consider-using-with
+
+
+def _count_uncompressed(path: str) -> int:
+  """Records of an uncompressed file, from their headers alone."""
+  with _open_binary(path) as f:
+    f.seek(0, 2)
+    size = f.tell()
+    f.seek(0)
+    count = position = 0
+    while position < size:
+      header = f.read(_HEADER.size)
+      if len(header) < _HEADER.size:
+        raise _corrupt(path, position, 'truncated record header')
+      length, length_crc = _HEADER.unpack(header)
+      if _masked_crc(header[:8]) != length_crc:
+        raise _corrupt(path, position, 'record length fails its CRC')
+      end = position + _HEADER.size + length + _FOOTER_SIZE
+      if end > size:
+        raise _corrupt(path, position, f'record of {length} bytes runs past '
+                       f'the end of the file ({size} bytes)')
+      f.seek(end)
+      position = end
+      count += 1
+  return count
+
+
+def count_records(paths: Sequence[str]) -> int:
+  """Records in TFRecord files.
+
+  The components count every file they wrote (`examples_io.check_written`);
+  uncompressed files are counted from their record headers, each length
+  checked against its CRC and the file's size, without reading the payloads
+  (a seventh of the time of reading 20,000 patch Examples through).
+  Gzipped files are read through.
+  """
+  gzipped = [path for path in paths if path.endswith(_GZIP_SUFFIX)]
+  count = sum(_count_uncompressed(path) for path in paths
+              if not path.endswith(_GZIP_SUFFIX))
+  if gzipped:
+    count += int(record_dataset(gzipped).reduce(
+        tf.constant(0, tf.int64), lambda total, _: total + 1))
+  return count

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from tfx import v1 as tfx
 
 from components.yamnet import loader
+from components.yamnet_embedding import embed
 from data import esc50_csv
 from pipeline import pipeline as pipeline_def
 from pipeline import report
@@ -129,6 +130,11 @@ def run_local(config: RunConfig) -> Dict[str, Any]:
 
   Raises on a failed component (after the summary of what ran is logged).
   """
+  # Every component runs in this process, whose TF thread pools are made by
+  # its first op (the check below): one thread per op and all cores' worth
+  # of ops at once, as the embedding step wants; no other component ran
+  # slower so (docs/performance.md).
+  embed.configure_tf_threads(os.cpu_count() or 1)
   fingerprint = check_inputs(config)
   with exclusive_output(config.output_dir):
     pipeline = build_pipeline(config, fingerprint)

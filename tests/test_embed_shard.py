@@ -50,9 +50,10 @@ def shard(tmp_path):
   return embed.Shard(3, str(clips), str(tmp_path / 'patches')), str(staging)
 
 
-def _run(shard, staging):
-  fn = embed.EmbedShardFn('unused-handle', shared.Shared(), batch_size=4,
-                          staging_dir=staging, tf_threads=None)
+def _run(shard, staging, batch_size=4, calls=1):
+  fn = embed.EmbedShardFn('unused-handle', shared.Shared(),
+                          batch_size=batch_size, staging_dir=staging,
+                          parallelism=embed.Parallelism(None, calls))
   fn._yamnet = _FakeYamnet()  # pylint: disable=protected-access
   return list(fn.process(shard))
 
@@ -96,3 +97,15 @@ def test_a_retried_shard_replaces_its_output_byte_for_byte(shard):
   assert _records(shard.patches_path) == first
   assert len(first) == 6
   assert tf.io.gfile.listdir(staging) == []
+
+
+def test_calls_in_flight_keep_the_shard_order(shard):
+  shard, staging = shard
+  one_call = _run(shard, staging, batch_size=1, calls=1)
+  expected = _records(shard.patches_path)
+  # Clips of a shard in one call each, three calls at once.
+  assert _run(shard, staging, batch_size=1, calls=3) == one_call
+  assert _records(shard.patches_path) == expected
+  assert [tf.train.Example.FromString(r).features.feature['clip_id']
+          .bytes_list.value[0] for r in expected] == [
+              b'ok-a', b'ok-a', b'ok-b', b'ok-b', b'ok-short', b'ok-short']

@@ -5,12 +5,16 @@ thread count, so their embeddings must still equal the in-process ones.
 """
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from conftest import REPO_ROOT
 from components import quarantine
 from components import splits
+from components.yamnet_embedding import embed
 from components.yamnet_embedding import executor
 from data import synthetic
 from tfx_artifacts import read_split
@@ -76,13 +80,52 @@ def test_multi_processing_records_the_same_properties(runs):
   assert quarantine.read_quarantine(failures.uri) == []
 
 
-def test_worker_processes_share_the_cores():
+def test_workers_share_the_cores():
   cores = os.cpu_count()
-  assert executor.worker_tf_threads(MULTI_PROCESSING) == max(1, cores // 2)
-  assert executor.worker_tf_threads(
+  share = max(1, cores // 2)
+  # Worker processes: their share of the cores, one call per TF thread.
+  assert executor.worker_parallelism(MULTI_PROCESSING) == embed.Parallelism(
+      process_cores=share, calls=share)
+  assert executor.worker_parallelism(
       ['--direct_running_mode=multi_processing',
-       f'--direct_num_workers={2 * cores}']) == 1
-  assert executor.worker_tf_threads(IN_MEMORY) is None
-  assert executor.worker_tf_threads(
+       f'--direct_num_workers={2 * cores}']) == embed.Parallelism(1, 1)
+  # In-process workers: all the cores, calls split among the workers.
+  assert executor.worker_parallelism(IN_MEMORY) == embed.Parallelism(
+      process_cores=cores, calls=cores)
+  assert executor.worker_parallelism([]) == embed.Parallelism(cores, cores)
+  assert executor.worker_parallelism(
       ['--direct_running_mode=multi_threading',
-       '--direct_num_workers=2']) is None
+       '--direct_num_workers=2']) == embed.Parallelism(cores, share)
+  # Another runner's machines are not this one: TF's defaults, one call.
+  assert executor.worker_parallelism(
+      ['--runner=DataflowRunner']) == embed.Parallelism(None, 1)
+
+
+def test_workers_in_this_process():
+  assert executor.workers_in_this_process([])
+  assert executor.workers_in_this_process(
+      ['--direct_running_mode=multi_threading'])
+  assert not executor.workers_in_this_process(MULTI_PROCESSING)
+  assert not executor.workers_in_this_process(['--runner=DataflowRunner'])
+
+
+def test_tf_threads_are_set_before_tf_starts_and_kept_after():
+  probe = ('from components.yamnet_embedding import embed\n'
+           'embed.configure_tf_threads(3)\n'
+           'import tensorflow as tf\n'
+           'tf.constant(1.0) + 1.0\n'
+           'print(tf.config.threading.get_intra_op_parallelism_threads(),\n'
+           '      tf.config.threading.get_inter_op_parallelism_threads())\n'
+           'embed.configure_tf_threads(5)\n')
+  done = subprocess.run([sys.executable, '-c', probe], capture_output=True,
+                        text=True, check=True, cwd=REPO_ROOT)
+  assert done.stdout.split() == ['1', '3']
+  assert 'TF already runs in this process' in done.stderr
+  assert 'instead of intra-op 1, inter-op 5' in done.stderr
+  # A user's choice through TF's environment variables is kept.
+  chosen = subprocess.run(
+      [sys.executable, '-c', probe.replace('embed.configure_tf_threads(5)\n',
+                                           '')],
+      capture_output=True, text=True, check=True, cwd=REPO_ROOT,
+      env=dict(os.environ, TF_NUM_INTRAOP_THREADS='2'))
+  assert chosen.stdout.split() == ['0', '0']  # Not set through tf.config.

@@ -16,6 +16,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
 from components import examples_io
+from components import record_files
 from components import quarantine
 from components import splits
 from data import audio
@@ -198,7 +199,7 @@ def check_every_clip_written(examples: types.Artifact,
     fold = splits.fold_of_split(split_name)
     expected[split_name] = (sum(1 for row in rows if row.fold == fold) -
                             sum(1 for r in quarantined if r['fold'] == fold))
-  written = {split_name: examples_io.count_records(
+  written = {split_name: record_files.count_records(
       examples_io.split_files(examples, [split_name]))
              for split_name in splits.ALL_FOLD_SPLITS}
   examples_io.check_written('Esc50ExampleGen', 'clips', written, expected)

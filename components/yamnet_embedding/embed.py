@@ -15,18 +15,22 @@ docs/performance.md):
   eager call per clip; YAMNet itself takes one waveform per call.
 - Patch Examples are serialized straight from the float32 bytes, with the
   features a clip's patches share serialized once per clip.
-- The model is loaded once per process (Beam's `shared`), and worker
-  processes can be given their share of the cores as TF threads, so they do
-  not oversubscribe the machine.
+- Each worker keeps several graph calls in flight, each op on one TF
+  thread (`Parallelism`): YAMNet's ops are too small to gain from being
+  split over threads, and calls in flight also overlap the reading and
+  writing around them.
+- The model is loaded once per process (Beam's `shared`).
 """
 
 import collections
+from concurrent import futures
 import dataclasses
 import logging
 import os
 import time
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
+                    Tuple)
 
 import apache_beam as beam
 from apache_beam.utils import shared
@@ -38,6 +42,8 @@ from components import record_files
 from components.yamnet import loader
 
 METRICS_NAMESPACE = 'yamnet_embedding'
+# TF's own settings of its thread pools, read when it starts.
+_TF_THREADS_ENV = ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')
 
 CLIP_FEATURES = {
     'audio': tf.io.RaggedFeature(tf.float32),
@@ -189,13 +195,54 @@ def split_patches_counter(split_index: int) -> str:
   return f'patches_split_{split_index}'
 
 
-def _limit_tf_threads(threads: int) -> None:
+@dataclasses.dataclass(frozen=True)
+class Parallelism:
+  """How a worker process spreads YAMNet over its share of the cores.
+
+  YAMNet's ops are small: two graph calls at once, each op on one thread,
+  embedded about 20% faster than one call whose ops were split over two
+  threads (docs/performance.md). So TF runs each op on one thread (intra-op)
+  and up to `process_cores` ops at once (inter-op), and each DoFn instance
+  keeps `calls` graph calls in flight.
+  """
+  process_cores: Optional[int]  # None: TF's pools as they are.
+  calls: int
+
+
+def configure_tf_threads(process_cores: int) -> None:
+  """Sets TF's thread pools for `Parallelism`, if TF has not made them yet.
+
+  TF fixes its pools at its first op; when that has happened in this process
+  (an earlier component in the same process), YAMNet runs on those pools.
+  Threads a user chose through TF's own environment variables are kept.
+  """
+  chosen = [name for name in _TF_THREADS_ENV if os.environ.get(name)]
+  if chosen:
+    logging.info('YamnetEmbeddingGen: TF threads as %s set them',
+                 ', '.join(chosen))
+    return
+  threading = tf.config.threading
   try:
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    threading.set_intra_op_parallelism_threads(1)
+    threading.set_inter_op_parallelism_threads(process_cores)
   except RuntimeError:
-    logging.warning('YamnetEmbeddingGen: TF already runs in this worker; '
-                    'keeping its thread pools instead of %d threads', threads)
+    logging.warning(
+        'YamnetEmbeddingGen: TF already runs in this process; YAMNet uses its '
+        'thread pools (intra-op %d, inter-op %d; 0 = one per core) instead of '
+        'intra-op 1, inter-op %d', threading.get_intra_op_parallelism_threads(),
+        threading.get_inter_op_parallelism_threads(), process_cores)
+
+
+def _in_order(pool: futures.Executor, fn: Callable[[Any], Any],
+              items: Iterable[Any], ahead: int) -> Iterator[Any]:
+  """fn(item) for each item in order, computed by `pool` up to `ahead` early."""
+  pending = collections.deque()
+  for item in items:
+    pending.append(pool.submit(fn, item))
+    if len(pending) > ahead:
+      yield pending.popleft().result()
+  while pending:
+    yield pending.popleft().result()
 
 
 def _clips_of(batch: Dict[str, tf.Tensor]) -> List[Clip]:
@@ -215,13 +262,13 @@ class EmbedShardFn(beam.DoFn):
   """
 
   def __init__(self, yamnet_handle: str, shared_yamnet: shared.Shared,
-               batch_size: int, staging_dir: str, tf_threads: Optional[int]):
+               batch_size: int, staging_dir: str, parallelism: Parallelism):
     super().__init__()
     self._handle = yamnet_handle
     self._shared_yamnet = shared_yamnet
     self._batch_size = batch_size
     self._staging_dir = staging_dir
-    self._tf_threads = tf_threads
+    self._parallelism = parallelism
     self._yamnet = None
     self._clips = beam.metrics.Metrics.counter(METRICS_NAMESPACE, 'clips')
     self._failures = beam.metrics.Metrics.counter(METRICS_NAMESPACE,
@@ -229,8 +276,8 @@ class EmbedShardFn(beam.DoFn):
 
   def setup(self):
     # Thread pools are fixed by TF's first op, so this precedes the load.
-    if self._tf_threads:
-      _limit_tf_threads(self._tf_threads)
+    if self._parallelism.process_cores:
+      configure_tf_threads(self._parallelism.process_cores)
     self._yamnet = self._shared_yamnet.acquire(lambda: Yamnet(self._handle))
 
   def _embed(self, waveforms: List[np.ndarray]
@@ -271,9 +318,13 @@ class EmbedShardFn(beam.DoFn):
     start = time.time()
     clips = patches = 0
     staging = os.path.join(self._staging_dir, uuid.uuid4().hex)
-    with open_patch_writer(staging) as writer:
-      for batch in read_clip_batches(shard.clips_path, self._batch_size):
-        for clip, embeddings, error in self._embed_batch(batch):
+    calls = self._parallelism.calls
+    with open_patch_writer(staging) as writer, futures.ThreadPoolExecutor(
+        calls, thread_name_prefix='yamnet') as pool:
+      for embedded in _in_order(
+          pool, lambda batch: list(self._embed_batch(batch)),
+          read_clip_batches(shard.clips_path, self._batch_size), calls):
+        for clip, embeddings, error in embedded:
           if error is not None:
             self._failures.inc()
             yield quarantine.record(

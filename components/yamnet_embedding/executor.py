@@ -6,6 +6,7 @@ name, so nothing is held between stages and memory does not grow with the
 dataset. What the workers run is in `embed`.
 """
 
+import dataclasses
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence
@@ -44,18 +45,42 @@ CLIPS_QUARANTINED = 'clips_quarantined'
 _STAGING_DIR = '.staging'
 
 
-def worker_tf_threads(beam_pipeline_args: Sequence[str]) -> Optional[int]:
-  """TF threads per worker when the DirectRunner runs worker processes.
-
-  Each process gets its share of the cores: on 2 cores, two 1-thread workers
-  embed faster than two 2-thread ones. None keeps TF's default elsewhere.
-  """
-  options = pipeline_options.PipelineOptions(list(beam_pipeline_args)).view_as(
-      pipeline_options.DirectOptions)
-  if options.direct_running_mode != 'multi_processing':
+def _direct_options(beam_pipeline_args: Sequence[str]
+                   ) -> Optional[pipeline_options.DirectOptions]:
+  """The DirectRunner's options, or None under another runner."""
+  options = pipeline_options.PipelineOptions(list(beam_pipeline_args))
+  runner = options.view_as(pipeline_options.StandardOptions).runner
+  if runner and 'direct' not in str(runner).lower():
     return None
+  return options.view_as(pipeline_options.DirectOptions)
+
+
+def worker_parallelism(beam_pipeline_args: Sequence[str]) -> embed.Parallelism:
+  """Each DirectRunner worker's share of this machine's cores.
+
+  Worker processes (multi_processing) get cores // workers each; in-process
+  workers share the process's cores, each keeping cores // workers graph
+  calls in flight (all of them in in_memory mode, which runs one worker).
+  Other runners keep TF's defaults and one call per DoFn instance, as their
+  machines are not this one.
+  """
+  direct = _direct_options(beam_pipeline_args)
+  if direct is None:
+    return embed.Parallelism(process_cores=None, calls=1)
   cores = os.cpu_count() or 1
-  return max(1, cores // (options.direct_num_workers or cores))
+  workers = (1 if direct.direct_running_mode == 'in_memory' else
+             direct.direct_num_workers or cores)
+  share = max(1, cores // workers)
+  if direct.direct_running_mode == 'multi_processing':
+    return embed.Parallelism(process_cores=share, calls=share)
+  return embed.Parallelism(process_cores=cores, calls=share)
+
+
+def workers_in_this_process(beam_pipeline_args: Sequence[str]) -> bool:
+  """Whether the DirectRunner runs its workers in the executor's process."""
+  direct = _direct_options(beam_pipeline_args)
+  return (direct is not None and
+          direct.direct_running_mode != 'multi_processing')
 
 
 def _clips_in(clips: types.Artifact) -> int:
@@ -64,7 +89,7 @@ def _clips_in(clips: types.Artifact) -> int:
     return (clips.get_int_custom_property(example_gen_executor.CLIPS_LISTED) -
             clips.get_int_custom_property(
                 example_gen_executor.CLIPS_QUARANTINED))
-  return examples_io.count_records(examples_io.split_files(
+  return record_files.count_records(examples_io.split_files(
       clips, artifact_utils.decode_split_names(clips.split_names)))
 
 
@@ -90,6 +115,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     embeddings.split_names = artifact_utils.encode_split_names(split_names)
     handle = exec_properties[YAMNET_HANDLE_KEY]
     batch_size = int(exec_properties[BATCH_SIZE_KEY])
+    parallelism = worker_parallelism(self._beam_pipeline_args)
+    if workers_in_this_process(self._beam_pipeline_args):
+      # Before the load below, as TF fixes its thread pools at its first op;
+      # the workers in this process then leave them as they are.
+      embed.configure_tf_threads(parallelism.process_cores)
+      parallelism = dataclasses.replace(parallelism, process_cores=None)
     # Loads YAMNet before Beam starts, so a bad handle fails at once; workers
     # in this process reuse the model while it is held here.
     shared_yamnet = shared.Shared()
@@ -110,8 +141,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         pipeline
         | 'ListClipShards' >> beam.Create(shards)
         | 'Embed' >> beam.ParDo(embed.EmbedShardFn(
-            handle, shared_yamnet, batch_size, staging_dir,
-            worker_tf_threads(self._beam_pipeline_args))))
+            handle, shared_yamnet, batch_size, staging_dir, parallelism)))
     _ = quarantined_clips | 'WriteQuarantine' >> quarantine.WriteQuarantine(
         quarantine_uri)
     result = pipeline.run()
@@ -137,7 +167,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         {'all splits': _clips_in(clips)})
     examples_io.check_written(
         'YamnetEmbeddingGen', 'patch Examples',
-        {split: examples_io.count_records(
+        {split: record_files.count_records(
             examples_io.split_files(embeddings, [split]))
          for split in split_names}, patches_by_split)
     embeddings.set_string_custom_property(YAMNET_HANDLE_KEY, handle)
