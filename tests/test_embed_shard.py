@@ -53,7 +53,7 @@ def shard(tmp_path):
 def _run(shard, staging, batch_size=4, calls=1):
   fn = embed.EmbedShardFn('unused-handle', shared.Shared(),
                           batch_size=batch_size, staging_dir=staging,
-                          parallelism=embed.Parallelism(None, calls))
+                          calls=calls, tf_threads=None)
   fn._yamnet = _FakeYamnet()  # pylint: disable=protected-access
   return list(fn.process(shard))
 

@@ -14,7 +14,6 @@ import pytest
 from conftest import REPO_ROOT
 from components import quarantine
 from components import splits
-from components.yamnet_embedding import embed
 from components.yamnet_embedding import executor
 from data import synthetic
 from tfx_artifacts import read_split
@@ -80,25 +79,20 @@ def test_multi_processing_records_the_same_properties(runs):
   assert quarantine.read_quarantine(failures.uri) == []
 
 
-def test_workers_share_the_cores():
+def test_worker_processes_share_the_cores():
   cores = os.cpu_count()
-  share = max(1, cores // 2)
-  # Worker processes: their share of the cores, one call per TF thread.
-  assert executor.worker_parallelism(MULTI_PROCESSING) == embed.Parallelism(
-      process_cores=share, calls=share)
-  assert executor.worker_parallelism(
+  assert executor.worker_cores(MULTI_PROCESSING) == max(1, cores // 2)
+  assert executor.worker_cores(
       ['--direct_running_mode=multi_processing',
-       f'--direct_num_workers={2 * cores}']) == embed.Parallelism(1, 1)
-  # In-process workers: all the cores, calls split among the workers.
-  assert executor.worker_parallelism(IN_MEMORY) == embed.Parallelism(
-      process_cores=cores, calls=cores)
-  assert executor.worker_parallelism([]) == embed.Parallelism(cores, cores)
-  assert executor.worker_parallelism(
+       f'--direct_num_workers={2 * cores}']) == 1
+  # Workers in one process have all its cores.
+  assert executor.worker_cores(IN_MEMORY) == cores
+  assert executor.worker_cores([]) == cores
+  assert executor.worker_cores(
       ['--direct_running_mode=multi_threading',
-       '--direct_num_workers=2']) == embed.Parallelism(cores, share)
-  # Another runner's machines are not this one: TF's defaults, one call.
-  assert executor.worker_parallelism(
-      ['--runner=DataflowRunner']) == embed.Parallelism(None, 1)
+       '--direct_num_workers=2']) == cores
+  # Another runner's machines are not this one.
+  assert executor.worker_cores(['--runner=DataflowRunner']) is None
 
 
 def test_workers_in_this_process():

@@ -15,10 +15,10 @@ docs/performance.md):
   eager call per clip; YAMNet itself takes one waveform per call.
 - Patch Examples are serialized straight from the float32 bytes, with the
   features a clip's patches share serialized once per clip.
-- Each worker keeps several graph calls in flight, each op on one TF
-  thread (`Parallelism`): YAMNet's ops are too small to gain from being
-  split over threads, and calls in flight also overlap the reading and
-  writing around them.
+- Each worker keeps one graph call in flight per core, each op on one TF
+  thread (`configure_tf_threads`): YAMNet's ops are too small to gain from
+  being split over threads, and calls in flight also overlap the reading
+  and writing around them.
 - The model is loaded once per process (Beam's `shared`).
 """
 
@@ -195,26 +195,15 @@ def split_patches_counter(split_index: int) -> str:
   return f'patches_split_{split_index}'
 
 
-@dataclasses.dataclass(frozen=True)
-class Parallelism:
-  """How a worker process spreads YAMNet over its share of the cores.
+def configure_tf_threads(process_cores: int) -> None:
+  """Runs each TF op on one thread, up to `process_cores` ops at once.
 
   YAMNet's ops are small: two graph calls at once, each op on one thread,
   embedded about 20% faster than one call whose ops were split over two
-  threads (docs/performance.md). So TF runs each op on one thread (intra-op)
-  and up to `process_cores` ops at once (inter-op), and each DoFn instance
-  keeps `calls` graph calls in flight.
-  """
-  process_cores: Optional[int]  # None: TF's pools as they are.
-  calls: int
-
-
-def configure_tf_threads(process_cores: int) -> None:
-  """Sets TF's thread pools for `Parallelism`, if TF has not made them yet.
-
-  TF fixes its pools at its first op; when that has happened in this process
-  (an earlier component in the same process), YAMNet runs on those pools.
-  Threads a user chose through TF's own environment variables are kept.
+  threads (docs/performance.md). TF fixes its pools at its first op; when
+  that has happened in this process (an earlier component in the same
+  process), YAMNet runs on those pools. Threads a user chose through TF's
+  own environment variables are kept.
   """
   chosen = [name for name in _TF_THREADS_ENV if os.environ.get(name)]
   if chosen:
@@ -259,16 +248,20 @@ class EmbedShardFn(beam.DoFn):
 
   The patch file is written under a staging name and renamed into place when
   complete, so a retried shard replaces its output instead of adding to it.
+  `calls` graph calls are kept in flight; `tf_threads`, if given, is passed
+  to `configure_tf_threads` in each worker before it loads YAMNet.
   """
 
   def __init__(self, yamnet_handle: str, shared_yamnet: shared.Shared,
-               batch_size: int, staging_dir: str, parallelism: Parallelism):
+               batch_size: int, staging_dir: str, calls: int,
+               tf_threads: Optional[int]):
     super().__init__()
     self._handle = yamnet_handle
     self._shared_yamnet = shared_yamnet
     self._batch_size = batch_size
     self._staging_dir = staging_dir
-    self._parallelism = parallelism
+    self._calls = calls
+    self._tf_threads = tf_threads
     self._yamnet = None
     self._clips = beam.metrics.Metrics.counter(METRICS_NAMESPACE, 'clips')
     self._failures = beam.metrics.Metrics.counter(METRICS_NAMESPACE,
@@ -276,8 +269,8 @@ class EmbedShardFn(beam.DoFn):
 
   def setup(self):
     # Thread pools are fixed by TF's first op, so this precedes the load.
-    if self._parallelism.process_cores:
-      configure_tf_threads(self._parallelism.process_cores)
+    if self._tf_threads:
+      configure_tf_threads(self._tf_threads)
     self._yamnet = self._shared_yamnet.acquire(lambda: Yamnet(self._handle))
 
   def _embed(self, waveforms: List[np.ndarray]
@@ -318,12 +311,11 @@ class EmbedShardFn(beam.DoFn):
     start = time.time()
     clips = patches = 0
     staging = os.path.join(self._staging_dir, uuid.uuid4().hex)
-    calls = self._parallelism.calls
     with open_patch_writer(staging) as writer, futures.ThreadPoolExecutor(
-        calls, thread_name_prefix='yamnet') as pool:
+        self._calls, thread_name_prefix='yamnet') as pool:
       for embedded in _in_order(
           pool, lambda batch: list(self._embed_batch(batch)),
-          read_clip_batches(shard.clips_path, self._batch_size), calls):
+          read_clip_batches(shard.clips_path, self._batch_size), self._calls):
         for clip, embeddings, error in embedded:
           if error is not None:
             self._failures.inc()

@@ -6,7 +6,6 @@ name, so nothing is held between stages and memory does not grow with the
 dataset. What the workers run is in `embed`.
 """
 
-import dataclasses
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence
@@ -55,25 +54,20 @@ def _direct_options(beam_pipeline_args: Sequence[str]
   return options.view_as(pipeline_options.DirectOptions)
 
 
-def worker_parallelism(beam_pipeline_args: Sequence[str]) -> embed.Parallelism:
-  """Each DirectRunner worker's share of this machine's cores.
+def worker_cores(beam_pipeline_args: Sequence[str]) -> Optional[int]:
+  """The cores each DirectRunner worker process has, None under other runners.
 
-  Worker processes (multi_processing) get cores // workers each; in-process
-  workers share the process's cores, each keeping cores // workers graph
-  calls in flight (all of them in in_memory mode, which runs one worker).
-  Other runners keep TF's defaults and one call per DoFn instance, as their
+  Worker processes (multi_processing) share this machine's cores; workers in
+  one process (in_memory, multi_threading) have all of them. Other runners'
   machines are not this one.
   """
   direct = _direct_options(beam_pipeline_args)
   if direct is None:
-    return embed.Parallelism(process_cores=None, calls=1)
+    return None
   cores = os.cpu_count() or 1
-  workers = (1 if direct.direct_running_mode == 'in_memory' else
-             direct.direct_num_workers or cores)
-  share = max(1, cores // workers)
-  if direct.direct_running_mode == 'multi_processing':
-    return embed.Parallelism(process_cores=share, calls=share)
-  return embed.Parallelism(process_cores=cores, calls=share)
+  if direct.direct_running_mode != 'multi_processing':
+    return cores
+  return max(1, cores // (direct.direct_num_workers or cores))
 
 
 def workers_in_this_process(beam_pipeline_args: Sequence[str]) -> bool:
@@ -115,12 +109,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     embeddings.split_names = artifact_utils.encode_split_names(split_names)
     handle = exec_properties[YAMNET_HANDLE_KEY]
     batch_size = int(exec_properties[BATCH_SIZE_KEY])
-    parallelism = worker_parallelism(self._beam_pipeline_args)
-    if workers_in_this_process(self._beam_pipeline_args):
-      # Before the load below, as TF fixes its thread pools at its first op;
-      # the workers in this process then leave them as they are.
-      embed.configure_tf_threads(parallelism.process_cores)
-      parallelism = dataclasses.replace(parallelism, process_cores=None)
+    cores = worker_cores(self._beam_pipeline_args)
+    in_process = workers_in_this_process(self._beam_pipeline_args)
+    if in_process:
+      # Before the load below, as TF fixes its thread pools at its first op.
+      embed.configure_tf_threads(cores)
     # Loads YAMNet before Beam starts, so a bad handle fails at once; workers
     # in this process reuse the model while it is held here.
     shared_yamnet = shared.Shared()
@@ -141,7 +134,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         pipeline
         | 'ListClipShards' >> beam.Create(shards)
         | 'Embed' >> beam.ParDo(embed.EmbedShardFn(
-            handle, shared_yamnet, batch_size, staging_dir, parallelism)))
+            handle, shared_yamnet, batch_size, staging_dir, calls=cores or 1,
+            tf_threads=None if in_process else cores)))
     _ = quarantined_clips | 'WriteQuarantine' >> quarantine.WriteQuarantine(
         quarantine_uri)
     result = pipeline.run()
