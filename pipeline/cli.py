@@ -247,7 +247,9 @@ def _cmd_run(args) -> int:
 def _cmd_demo(args) -> int:
   from data import esc50_classes  # pylint: disable=g-import-not-at-top
   from pipeline import demo  # pylint: disable=g-import-not-at-top
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
   output = os.path.abspath(args.output)
+  local_runner.set_tf_threads()  # Building the stand-in YAMNet starts TF.
   data_root, yamnet_dir = demo.prepare_demo_inputs(
       output, esc50_classes.parse_classes(args.classes),
       args.clips_per_class_per_fold, args.seed)

@@ -125,16 +125,22 @@ def exclusive_output(output_dir: str):
       fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def set_tf_threads() -> None:
+  """One TF thread per op and one op at a time per core, for this process.
+
+  Every component runs in this process, whose TF thread pools are made by
+  its first op, so this comes before it. The embedding step runs fastest so,
+  and no other component ran slower (docs/performance.md).
+  """
+  embed.configure_tf_threads(os.cpu_count() or 1)
+
+
 def run_local(config: RunConfig) -> Dict[str, Any]:
   """Runs the whole pipeline; returns the run summary read from MLMD.
 
   Raises on a failed component (after the summary of what ran is logged).
   """
-  # Every component runs in this process, whose TF thread pools are made by
-  # its first op (the check below): one thread per op and all cores' worth
-  # of ops at once, as the embedding step wants; no other component ran
-  # slower so (docs/performance.md).
-  embed.configure_tf_threads(os.cpu_count() or 1)
+  set_tf_threads()
   fingerprint = check_inputs(config)
   with exclusive_output(config.output_dir):
     pipeline = build_pipeline(config, fingerprint)

@@ -42,11 +42,12 @@ class YamnetEmbeddingGen(base_beam_component.BaseBeamComponent):
   Output features: embedding float[1024], label (class name), target, fold,
   clip_id, patch_index, num_patches.
 
-  batch_size is how many clips one graph call embeds; it bounds the audio a
-  worker holds. Beam's elements are the files (shards) of the clip Examples,
-  and each shard's patches go to a file of the same name; under the
-  DirectRunner, `--direct_running_mode=multi_threading` with two workers
-  embedded fastest on two cores (docs/performance.md).
+  batch_size is how many clips one graph call embeds; each worker keeps one
+  call in flight per core of its process, which bounds the audio it holds.
+  Beam's elements are the files (shards) of the clip Examples, and each
+  shard's patches go to a file of the same name; under the DirectRunner the
+  default (one in-process worker) embedded fastest on two cores
+  (docs/performance.md).
   """
 
   SPEC_CLASS = YamnetEmbeddingGenSpec
