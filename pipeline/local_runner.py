@@ -126,7 +126,7 @@ def exclusive_output(output_dir: str):
 
 
 def set_tf_threads() -> None:
-  """One TF thread per op and one op at a time per core, for this process.
+  """One TF thread per op, as many ops at once as cores, for this process.
 
   Every component runs in this process, whose TF thread pools are made by
   its first op, so this comes before it. The embedding step runs fastest so,
