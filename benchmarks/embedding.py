@@ -29,7 +29,7 @@ import resource
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import machine
 
@@ -46,6 +46,7 @@ SMALL_CLIPS = 200
 _SYNTHETIC_CLASSES = 40
 _RAW_CLIPS = 96
 _RAW_REPEATS = 3
+_GRAPH_BATCH = 'graph batch 16'  # How the executor calls YAMNet.
 _RECIPE_CLIPS = 200
 # Esc50ExampleGen fails with LostRecordsError when a DirectRunner
 # multi-worker write drops a record (docs/performance.md); it is rerun.
@@ -78,8 +79,11 @@ def _barrier(sync_dir: str, name: str, parties: int) -> None:
 
 
 def task_raw(intra: int, inter: int, calls: int, clips_uri: str, handle: str,
-             part: int, parties: int, sync_dir: str) -> Dict[str, Any]:
-  """Times YAMNet alone per calling style, `calls` calls at once.
+             part: int, parties: int, sync_dir: str, clips: int = _RAW_CLIPS,
+             repeats: int = _RAW_REPEATS,
+             styles: Optional[List[str]] = None) -> Dict[str, Any]:
+  """Times YAMNet alone per calling style (all, or those named), `calls`
+  calls at once, on the first `clips` clips.
 
   Returns, per style, one [start, end, patches, CPU seconds] per repeat.
   """
@@ -91,71 +95,34 @@ def task_raw(intra: int, inter: int, calls: int, clips_uri: str, handle: str,
   from components.yamnet_embedding import embed  # pylint: disable=g-import-not-at-top
   model = loader.load_yamnet(handle)
   embed_clips = embed.clip_embedder(model)
-  audio = _clip_audio(clips_uri, _RAW_CLIPS)[part::parties]
-  styles = {
+  audio = _clip_audio(clips_uri, clips)[part::parties]
+  calls_of = {
       'per-clip call': (1, lambda w: [model(x)[1] for x in w]),
-      'graph batch 16': (16, embed_clips),
+      _GRAPH_BATCH: (16, embed_clips),
   }
   if hasattr(model, 'call_batch'):
-    styles['call_batch 25'] = (25, lambda w: model.call_batch(w)[1])
+    calls_of['call_batch 25'] = (25, lambda w: model.call_batch(w)[1])
 
   def patches_of(fn, waveforms):
     return sum(int(x.shape[0]) for x in fn(tf.constant(waveforms)))
 
   results = {}
   with concurrent.futures.ThreadPoolExecutor(calls) as pool:
-    for name, (batch, fn) in styles.items():
+    for name, (batch, fn) in calls_of.items():
+      if styles is not None and name not in styles:
+        continue
       fn(tf.constant(audio[:batch]))  # Traces and warms up.
-      repeats = []
-      for repeat in range(_RAW_REPEATS):
+      times = []
+      for repeat in range(repeats):
         _barrier(sync_dir, f'{name}-{repeat}', parties)
         start, cpu = time.time(), time.process_time()
         patches = sum(pool.map(
             lambda i, fn=fn: patches_of(fn, audio[i:i + batch]),
             range(0, len(audio), batch)))
-        repeats.append([start, time.time(), patches,
-                        time.process_time() - cpu])
-      results[name] = repeats
+        times.append([start, time.time(), patches,
+                      time.process_time() - cpu])
+      results[name] = times
   return results
-
-
-def task_raw_pass(clips_uri: str, handle: str) -> Dict[str, Any]:
-  """YAMNet alone over every clip of an ExampleGen output in one timed pass.
-
-  The work of the executor's run on the same clips, as the executor calls
-  YAMNet (graph batches of 16, one call in flight per core, one TF thread
-  per op), with the audio decoded into memory first: a raw rate over the
-  same work and for as long as the executor runs.
-  """
-  import concurrent.futures  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  cores = os.cpu_count() or 1
-  tf.config.threading.set_intra_op_parallelism_threads(1)
-  tf.config.threading.set_inter_op_parallelism_threads(cores)
-  from components import record_files  # pylint: disable=g-import-not-at-top
-  from components.yamnet import loader  # pylint: disable=g-import-not-at-top
-  from components.yamnet_embedding import embed  # pylint: disable=g-import-not-at-top
-  files = sorted(glob.glob(os.path.join(clips_uri, 'Split-*', '*')))
-  spec = {'audio': embed.CLIP_FEATURES['audio']}
-  batches = [batch['audio'].to_tensor().numpy() for batch in
-             record_files.record_dataset(files).batch(16).map(
-                 lambda records: tf.io.parse_example(records, spec))]
-  lengths = {batch.shape[1] for batch in batches}
-  if len(lengths) != 1:
-    raise ValueError(f'clips of several lengths {sorted(lengths)}: a pass '
-                     'needs equal lengths, as the synthetic sets have')
-  model = loader.load_yamnet(handle)
-  embed_clips = embed.clip_embedder(model)
-  embed_clips(batches[0])  # Traces and warms up.
-  start, cpu = time.time(), time.process_time()
-  with concurrent.futures.ThreadPoolExecutor(cores) as pool:
-    patches = sum(pool.map(
-        lambda batch: int(np.prod(embed_clips(batch).shape[:2])), batches))
-  seconds = time.time() - start
-  return {'clips': sum(len(batch) for batch in batches), 'patches': patches,
-          'seconds': seconds, 'patches_per_s': patches / seconds,
-          'cpu_ms_per_patch': 1000 * (time.process_time() - cpu) / patches}
 
 
 def task_recipe(data_root: str, handle: str) -> Dict[str, Any]:
@@ -280,7 +247,7 @@ def task_embed(clips_dir: str, split_names: str,
               executor.CLIPS_QUARANTINED)}
 
 
-TASKS = {'raw': task_raw, 'raw_pass': task_raw_pass, 'recipe': task_recipe,
+TASKS = {'raw': task_raw, 'recipe': task_recipe,
          'example_gen': task_example_gen, 'embed': task_embed}
 
 
@@ -332,6 +299,26 @@ def measure_raw(clips_dir: str, handle: str,
                                       patches}
       figures[f'{style}, {label}'] = best
   return figures
+
+
+def measure_raw_same_work(clips_dir: str, clips: int, handle: str,
+                          work: str) -> Dict[str, Any]:
+  """The best raw set-up over every clip the executor embedded, in one pass.
+
+  As the executor calls YAMNet (graph batches of 16, one call in flight per
+  core, one TF thread per op), with the audio decoded into memory first: a
+  raw rate over the same work, for as long as the executor runs.
+  """
+  cores = os.cpu_count() or 1
+  run, _ = _child('raw', intra=1, inter=cores, calls=cores,
+                  clips_uri=os.path.join(clips_dir, 'examples'),
+                  handle=handle, part=0, parties=1,
+                  sync_dir=tempfile.mkdtemp(dir=work), clips=clips,
+                  repeats=1, styles=[_GRAPH_BATCH])
+  start, end, patches, cpu = run[_GRAPH_BATCH][0]
+  return {'clips': clips, 'patches': patches, 'seconds': end - start,
+          'patches_per_s': patches / (end - start),
+          'cpu_ms_per_patch': 1000 * cpu / patches}
 
 
 def measure_pipeline(data_root: str, handle: str, work: str,
@@ -417,10 +404,9 @@ def run(clips: int, modes: List[str], work: str) -> Dict[str, Any]:
       os.path.join(work, first, f'clips-{modes[0]}'), handle, work)
   report['raw_dataset'] = first
   _log(f'Raw YAMNet over the {clips} clips in one pass')
-  report['raw_same_work'], _ = _child(
-      'raw_pass', clips_uri=os.path.join(
-          work, f'synthetic-{clips}', f'clips-{modes[0]}', 'examples'),
-      handle=handle)
+  report['raw_same_work'] = measure_raw_same_work(
+      os.path.join(work, f'synthetic-{clips}', f'clips-{modes[0]}'), clips,
+      handle, work)
   report['recipe'], _ = _child('recipe', data_root=datasets[first],
                                handle=handle)
   _summarize(report, clips, modes)
