@@ -39,8 +39,8 @@ from typing import Any, Dict, List, Optional
 
 import machine
 
-# in_memory is the pipeline's default: no Beam arguments at all (with any,
-# TFX builds a dependency package first, which the DirectRunner never uses).
+# in_memory is the pipeline's default: no Beam arguments at all. The others
+# reach the executor as `yamnet-pipeline run` passes them (`_run_executor`).
 MODES = {
     'in_memory': [],
     'multi_threading': ['--direct_running_mode=multi_threading',
@@ -170,8 +170,10 @@ def task_recipe(data_root: str, handle: str) -> Dict[str, Any]:
 def _run_executor(executor_cls, exec_properties, input_dict, output_dict,
                   beam_args: List[str], tmp_dir: str) -> float:
   from tfx.dsl.components.base import base_beam_executor  # pylint: disable=g-import-not-at-top
+  from components import beam_options  # pylint: disable=g-import-not-at-top
   context = base_beam_executor.BaseBeamExecutor.Context(
-      beam_pipeline_args=beam_args, tmp_dir=tmp_dir)
+      beam_pipeline_args=beam_options.local_beam_args(beam_args),
+      tmp_dir=tmp_dir)
   start = time.time()
   executor_cls(context).Do(input_dict, output_dict, exec_properties)
   return time.time() - start

@@ -29,6 +29,7 @@ from sklearn import preprocessing
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from components import beam_options
 from components import examples_io
 from components.esc50_example_gen.component import Esc50ExampleGen
 from components.yamnet_embedding.component import YamnetEmbeddingGen
@@ -84,7 +85,8 @@ def embedding_pipeline(config: local_runner.RunConfig,
       enable_cache=config.enable_cache,
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(config.metadata_path),
-      beam_pipeline_args=config.beam_pipeline_args)
+      beam_pipeline_args=beam_options.local_beam_args(
+          config.beam_pipeline_args))
 
 
 @dataclasses.dataclass

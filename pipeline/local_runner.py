@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tfx import v1 as tfx
 
+from components import beam_options
 from components.yamnet import loader
 from components.yamnet_embedding import embed
 from data import esc50_csv
@@ -86,7 +87,8 @@ def build_pipeline(config: RunConfig, yamnet_fingerprint: str):
       min_accuracy=config.min_accuracy,
       max_quarantine_fraction=config.max_quarantine_fraction,
       hyperparameters=config.hyperparameters,
-      beam_pipeline_args=config.beam_pipeline_args,
+      beam_pipeline_args=beam_options.local_beam_args(
+          config.beam_pipeline_args),
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(config.metadata_path),
       enable_cache=config.enable_cache)

@@ -7,6 +7,7 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import standard_artifacts
 
+from components import beam_options
 from components import examples_io
 from components import quarantine
 from components import record_files
@@ -39,7 +40,8 @@ def run_example_gen(out_dir, data_root, classes, max_fraction=0.5):
 
 
 def run_embedding(out_dir, clips, handle, beam_pipeline_args=None):
-  """Runs the executor with the exec properties its component would pass."""
+  """Runs the executor with the exec properties its component would pass,
+  and the Beam arguments as local runs pass them."""
   embeddings = standard_artifacts.Examples()
   embeddings.uri = os.path.join(str(out_dir), 'embeddings')
   failures = quarantine.QuarantinedClips()
@@ -49,7 +51,8 @@ def run_embedding(out_dir, clips, handle, beam_pipeline_args=None):
       yamnet_handle=handle,
       yamnet_fingerprint=loader.yamnet_fingerprint(handle), batch_size=4)
   context = base_beam_executor.BaseBeamExecutor.Context(
-      beam_pipeline_args=beam_pipeline_args,
+      beam_pipeline_args=beam_options.local_beam_args(beam_pipeline_args or
+                                                      []),
       tmp_dir=os.path.join(str(out_dir), 'tmp'))
   embedding_executor.Executor(context).Do({'examples': [clips]},
                          {'embeddings': [embeddings], 'quarantine': [failures]},

@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics import metric
-from apache_beam.options import pipeline_options
 from apache_beam.utils import shared
 from tfx import types
 from tfx.components.example_gen import write_split
@@ -23,6 +22,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
+from components import beam_options
 from components import examples_io
 from components import quarantine
 from components import record_files
@@ -44,16 +44,6 @@ CLIPS_QUARANTINED = 'clips_quarantined'
 _STAGING_DIR = '.staging'
 
 
-def _direct_options(beam_pipeline_args: Sequence[str]
-                   ) -> Optional[pipeline_options.DirectOptions]:
-  """The DirectRunner's options, or None under another runner."""
-  options = pipeline_options.PipelineOptions(list(beam_pipeline_args))
-  runner = options.view_as(pipeline_options.StandardOptions).runner
-  if runner and 'direct' not in str(runner).lower():
-    return None
-  return options.view_as(pipeline_options.DirectOptions)
-
-
 def worker_cores(beam_pipeline_args: Sequence[str]) -> Optional[int]:
   """The cores each DirectRunner worker process has, None under other runners.
 
@@ -61,7 +51,7 @@ def worker_cores(beam_pipeline_args: Sequence[str]) -> Optional[int]:
   one process (in_memory, multi_threading) have all of them. Other runners'
   machines are not this one.
   """
-  direct = _direct_options(beam_pipeline_args)
+  direct = beam_options.direct_options(beam_pipeline_args)
   if direct is None:
     return None
   cores = os.cpu_count() or 1
@@ -72,7 +62,7 @@ def worker_cores(beam_pipeline_args: Sequence[str]) -> Optional[int]:
 
 def workers_in_this_process(beam_pipeline_args: Sequence[str]) -> bool:
   """Whether the DirectRunner runs its workers in the executor's process."""
-  direct = _direct_options(beam_pipeline_args)
+  direct = beam_options.direct_options(beam_pipeline_args)
   return (direct is not None and
           direct.direct_running_mode != 'multi_processing')
 
