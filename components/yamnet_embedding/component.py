@@ -46,7 +46,7 @@ class YamnetEmbeddingGen(base_beam_component.BaseBeamComponent):
   call in flight per core of its process, which bounds the audio it holds.
   Beam's elements are the files (shards) of the clip Examples, and each
   shard's patches go to a file of the same name; under the DirectRunner the
-  default (one in-process worker) embedded fastest on two cores
+  default (one in-process worker) embedded as fast as any mode on two cores
   (docs/performance.md).
   """
 
