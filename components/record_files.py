@@ -45,9 +45,18 @@ def uncompressed_name(path: str) -> str:
 
 
 def record_dataset(paths: Sequence[str]) -> tf.data.Dataset:
-  """The records of TFRecord files, in order, compressed or not."""
-  return tf.data.TFRecordDataset(list(paths),
-                                 compression_type=compression_type(paths))
+  """The records of TFRecord files, in order, compressed or not.
+
+  tf.data's autotuning is off, for this dataset and those built on it: the
+  readers here tune nothing, and deleting an autotuned iterator sometimes
+  blocked for seconds, idling the embedding step between its shards
+  (docs/performance.md).
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return tf.data.TFRecordDataset(
+      list(paths), compression_type=compression_type(paths)).with_options(
+          options)
 
 
 def _masked_crc(data: bytes) -> int:

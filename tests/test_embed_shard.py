@@ -109,3 +109,14 @@ def test_calls_in_flight_keep_the_shard_order(shard):
   assert [tf.train.Example.FromString(r).features.feature['clip_id']
           .bytes_list.value[0] for r in expected] == [
               b'ok-a', b'ok-a', b'ok-b', b'ok-b', b'ok-short', b'ok-short']
+
+
+def test_clip_batches_are_read_without_tf_data_autotuning(shard):
+  # Deleting an autotuned iterator at the end of a shard sometimes blocked
+  # for seconds with every core idle (docs/performance.md).
+  clips_path = shard[0].clips_path
+  batches = embed.read_clip_batches(clips_path, batch_size=2)
+  assert batches.options().autotune.enabled is False
+  assert [len(b['clip_id']) for b in batches] == [2, 2, 1]
+  assert record_files.record_dataset(
+      [clips_path]).options().autotune.enabled is False
