@@ -10,7 +10,9 @@ per-patch element passes through Beam. Where the speed comes from (figures in
 docs/performance.md):
 - Reading, CRC checks and parsing of clips run in tf.data, in C++ and ahead
   of inference (prefetch); patches are written by TF's TFRecordWriter. Clips
-  and patches are uncompressed TFRecords (`record_files`).
+  and patches are uncompressed TFRecords (`record_files`), read without
+  tf.data's autotuning, whose iterators sometimes took over a second to
+  delete at the end of a shard.
 - Equal-length clips are embedded by one graph call per batch instead of one
   eager call per clip; YAMNet itself takes one waveform per call.
 - Patch Examples are serialized straight from the float32 bytes, with the
