@@ -10,7 +10,8 @@ synthetic set of N clips (default 2000) plus one of 200, prints patches/s of:
      process with 1 or 2 TF threads, one process making two calls at once
      with each op on one thread, or two 1-thread processes at once);
   2. recipe: the source recipe's tf.data over the wav files, decode and
-     resample per file, one YAMNet call per clip, unbatch;
+     resample per file, one YAMNet call per clip, unbatch; timed to its
+     last patch;
   3. pipeline: YamnetEmbeddingGen's executor on Esc50ExampleGen's output (both
      run with the same DirectRunner mode, as in the pipeline), from clip
      Examples to written patch Examples, in each DirectRunner mode;
