@@ -1,0 +1,98 @@
+"""The benchmark scripts run by their documented commands (skips without ../shared).
+
+Each runs once on its smallest settings, as docs/performance.md invokes it.
+The figures themselves are not asserted (timings belong in benchmark output,
+not in tests); what is asserted is that every figure the performance issue
+asks for is produced, and that the work behind it was complete.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+from conftest import require_shared
+
+_CLIPS = 400
+
+
+def _run_json(script, *args):
+  require_shared()
+  done = subprocess.run(
+      [sys.executable, str(REPO_ROOT / 'benchmarks' / script), '--json',
+       *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return json.loads(done.stdout)
+
+
+@pytest.fixture(scope='module')
+def embedding_report():
+  return _run_json('embedding.py', '--clips', str(_CLIPS), '--modes',
+                   'in_memory', '--rounds', '1')
+
+
+@pytest.fixture(scope='module')
+def end_to_end_report():
+  return _run_json('end_to_end.py')
+
+
+def test_embedding_benchmark_gives_the_tracked_figures(embedding_report):
+  report = embedding_report
+  for key in ('raw_patches_per_s', 'tutorial_patches_per_s',
+              'pipeline_patches_per_s', 'pipeline_peak_rss_mb',
+              'pipeline_peak_rss_mb_small',
+              'pipeline_marginal_patches_per_s'):
+    assert report[key] > 0, key
+  assert report['pipeline_mode'] == 'in_memory'
+  assert report['ratio_pipeline_to_raw'] == pytest.approx(
+      report['pipeline_patches_per_s'] / report['raw_patches_per_s'])
+  assert report['ratio_pipeline_to_tutorial'] == pytest.approx(
+      report['pipeline_patches_per_s'] / report['tutorial_patches_per_s'])
+  rounds = report['paired']['rounds']
+  assert len(rounds) == 1
+  assert report['ratio_pipeline_to_raw_paired'] == pytest.approx(
+      rounds[0]['ratio'])
+
+
+def test_embedding_benchmark_embeds_every_clip(embedding_report):
+  datasets = embedding_report['datasets']
+  assert set(datasets) == {'esc50-mini', f'synthetic-{_CLIPS}',
+                           'synthetic-200'}
+  for name, clips in ((f'synthetic-{_CLIPS}', _CLIPS),
+                      ('synthetic-200', 200), ('esc50-mini', 414)):
+    run = datasets[name]['in_memory']
+    assert (run['clips_in'], run['clips'], run['quarantined']) == (
+        clips, clips, 0), name
+    # Five-second clips: ten patches each, all written.
+    assert run['patches'] == run['patches_written'] == 10 * clips, name
+  assert embedding_report['recipe']['patches'] == 10 * embedding_report[
+      'recipe']['clips']
+
+
+def test_end_to_end_benchmark_times_a_cold_and_a_cached_run(
+    end_to_end_report):
+  runs = end_to_end_report['pipeline']['runs']
+  for run in runs.values():
+    assert run['blessed']
+    assert run['clips']['embedded'] == run['clips']['listed'] == 414
+  cold, cached = runs['cold']['components'], runs['cached']['components']
+  assert set(cold) == set(cached)
+  assert all(c['status'] == 'complete' for c in cold.values())
+  for name in ('Esc50ExampleGen', 'YamnetEmbeddingGen', 'Transform',
+               'Trainer'):
+    assert cold[name]['seconds'] > 0, name
+    assert cached[name] == {'seconds': 0.0, 'status': 'cached'}, name
+  assert runs['cold']['wall_seconds'] > 0 and runs['cached']['wall_seconds'] > 0
+
+
+def test_end_to_end_benchmark_compares_serving_latency(end_to_end_report):
+  latency = end_to_end_report['latency']
+  assert latency['samples'] == 80000
+  for model in ('classifier serving_default', 'YAMNet serving_default',
+                'classifier(waveform)', 'YAMNet(waveform)'):
+    figures = latency['latency'][model]
+    assert 0 < figures['p50_ms'] <= figures['p95_ms'], model
+  assert set(latency['overhead_p50_percent']) == {'serving_default',
+                                                  'python call'}
