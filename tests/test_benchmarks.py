@@ -1,9 +1,10 @@
-"""The benchmark scripts run by their documented commands (skips without ../shared).
+"""Both benchmark scripts, run by their documented commands.
 
-Each runs once on its smallest settings, as docs/performance.md invokes it.
-The figures themselves are not asserted (timings belong in benchmark output,
-not in tests); what is asserted is that every figure the performance issue
-asks for is produced, and that the work behind it was complete.
+Real-data tests: they skip without ../shared. Each script runs once on its
+smallest settings, as docs/performance.md invokes it. The figures themselves
+are not asserted (timings belong in benchmark output, not in tests); what is
+asserted is that every figure the performance issue asks for is produced,
+and that the work behind it was complete.
 """
 
 import json

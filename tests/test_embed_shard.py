@@ -114,9 +114,9 @@ def test_calls_in_flight_keep_the_shard_order(shard):
 def test_clip_batches_are_read_without_tf_data_autotuning(shard):
   # Deleting an autotuned iterator at the end of a shard sometimes blocked
   # for seconds with every core idle (docs/performance.md).
-  clips_path = shard[0].clips_path
-  batches = embed.read_clip_batches(clips_path, batch_size=2)
+  shard, _ = shard
+  batches = embed.read_clip_batches(shard.clips_path, batch_size=2)
   assert batches.options().autotune.enabled is False
   assert [len(b['clip_id']) for b in batches] == [2, 2, 1]
   assert record_files.record_dataset(
-      [clips_path]).options().autotune.enabled is False
+      [shard.clips_path]).options().autotune.enabled is False
