@@ -32,6 +32,7 @@ COPY components ./components
 COPY data ./data
 COPY models ./models
 COPY serving ./serving
+COPY yamnet ./yamnet
 # Not editable, and built with the locked setuptools, so /build can go and
 # nothing but site-packages provides the project.
 RUN pip install --no-deps --no-build-isolation . && rm -rf /build

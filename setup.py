@@ -13,9 +13,9 @@ setuptools.setup(
                  'classifier served by TensorFlow Serving.'),
     python_requires='>=3.10,<3.11',
     packages=setuptools.find_packages(
-        include=['pipeline', 'pipeline.*', 'components', 'components.*',
-                 'data', 'data.*', 'models', 'models.*', 'serving',
-                 'serving.*']),
+        include=['data', 'data.*', 'yamnet', 'yamnet.*', 'serving',
+                 'serving.*', 'models', 'models.*', 'components',
+                 'components.*', 'pipeline', 'pipeline.*']),
     package_data={'pipeline': ['schema/*.pbtxt']},
     install_requires=[
         'tfx[kfp]==1.16.0',

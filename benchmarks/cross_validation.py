@@ -14,6 +14,7 @@ Embeddings are cached under --output, so a rerun only trains.
 """
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -35,7 +36,7 @@ def head_over_seeds(data, config, seeds: int) -> list:
   from pipeline import cross_validation  # pylint: disable=g-import-not-at-top
   means = []
   for seed in range(seeds):
-    hyperparameters = {**model.HYPERPARAMETER_DEFAULTS, 'seed': seed}
+    hyperparameters = dataclasses.replace(config.hyperparameters, seed=seed)
     accuracies = []
     for held_out in cross_validation.FOLDS:
       train, val, test = cross_validation.fold_masks(data.fold, held_out)
@@ -94,14 +95,17 @@ def main() -> int:
   args = parser.parse_args()
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
   from pipeline import cross_validation  # pylint: disable=g-import-not-at-top
 
   rows = []
   for name, classes, reference in TASKS:
     started = time.time()
-    config = cross_validation.cv_config(
-        os.path.abspath(args.data_root), os.path.abspath(args.yamnet),
-        esc50_classes.parse_classes(classes), os.path.abspath(args.output))
+    config = cross_validation.cv_config(configs.PipelineConfig(
+        data_root=os.path.abspath(args.data_root),
+        yamnet_handle=os.path.abspath(args.yamnet),
+        classes=esc50_classes.parse_classes(classes),
+        output_dir=os.path.abspath(args.output)))
     data = cross_validation.compute_embeddings(config)
     embedded = time.time()
     result = cross_validation.evaluate_folds(data, config)

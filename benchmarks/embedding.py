@@ -67,7 +67,7 @@ def _clip_audio(clips_uri: str, count: int):
   """[count, samples] decoded audio from an Esc50ExampleGen output."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from components import record_files  # pylint: disable=g-import-not-at-top
+  from data import record_files  # pylint: disable=g-import-not-at-top
   files = sorted(glob.glob(os.path.join(clips_uri, 'Split-*', '*')))
   records = record_files.record_dataset(files)
   audio = [tf.io.parse_single_example(
@@ -98,7 +98,7 @@ def task_raw(intra: int, inter: int, calls: int, clips_uri: str, handle: str,
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.threading.set_intra_op_parallelism_threads(intra)
   tf.config.threading.set_inter_op_parallelism_threads(inter)
-  from components.yamnet import loader  # pylint: disable=g-import-not-at-top
+  from yamnet import loader  # pylint: disable=g-import-not-at-top
   from components.yamnet_embedding import embed  # pylint: disable=g-import-not-at-top
   model = loader.load_yamnet(handle)
   embed_clips = embed.clip_embedder(model)
@@ -198,12 +198,16 @@ def _artifacts(out_dir: str):
 def task_example_gen(data_root: str, out_dir: str,
                      mode: str) -> Dict[str, Any]:
   """Esc50ExampleGen's executor on every class of data_root."""
+  from components import artifact_properties as properties  # pylint: disable=g-import-not-at-top
   from components.esc50_example_gen import executor  # pylint: disable=g-import-not-at-top
   from components.esc50_example_gen.component import Esc50ExampleGen  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
   from data import esc50_csv  # pylint: disable=g-import-not-at-top
   classes = sorted({r.category for r in esc50_csv.read_esc50_csv(data_root)})
   examples, failures = _artifacts(out_dir)
-  component = Esc50ExampleGen(data_root=data_root, classes=classes)
+  component = Esc50ExampleGen(
+      data_root=data_root, classes=classes,
+      max_quarantine_fraction=configs.default_of('max_quarantine_fraction'))
   seconds = _run_executor(
       executor.Executor, dict(component.exec_properties), {},
       {'examples': [examples], 'quarantine': [failures]}, MODES[mode],
@@ -211,13 +215,14 @@ def task_example_gen(data_root: str, out_dir: str,
   return {'seconds': seconds, 'split_names': examples.split_names,
           'custom_properties': {
               name: examples.get_int_custom_property(name)
-              for name in (executor.CLIPS_LISTED, executor.CLIPS_QUARANTINED)},
+              for name in (properties.CLIPS_LISTED,
+                           properties.CLIPS_QUARANTINED)},
           'clips_written': _count_records(examples.uri)}
 
 
 def _count_records(uri: str) -> int:
   """Records in all splits of an Examples artifact, checked after timing."""
-  from components import record_files  # pylint: disable=g-import-not-at-top
+  from data import record_files  # pylint: disable=g-import-not-at-top
   return record_files.count_records(glob.glob(os.path.join(uri, 'Split-*',
                                                            '*')))
 
@@ -235,7 +240,9 @@ def task_embed(clips_dir: str, split_names: str,
   clip Examples carrying what Esc50ExampleGen recorded on them."""
   from tfx import types  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from components import artifact_properties as properties  # pylint: disable=g-import-not-at-top
   from components.yamnet_embedding import executor  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
   from components.yamnet_embedding.component import YamnetEmbeddingGen  # pylint: disable=g-import-not-at-top
   clips = standard_artifacts.Examples()
   clips.uri = os.path.join(clips_dir, 'examples')
@@ -245,7 +252,8 @@ def task_embed(clips_dir: str, split_names: str,
   embeddings, failures = _artifacts(out_dir)
   component = YamnetEmbeddingGen(
       examples=types.Channel(type=standard_artifacts.Examples),
-      yamnet_handle=handle, yamnet_fingerprint='benchmark')
+      yamnet_handle=handle, yamnet_fingerprint='benchmark',
+      batch_size=configs.default_of('embedding_batch_size'))
   cpu_before = _cpu_seconds()
   seconds = _run_executor(
       executor.Executor, dict(component.exec_properties),
@@ -254,11 +262,12 @@ def task_embed(clips_dir: str, split_names: str,
       os.path.join(out_dir, 'tmp'))
   cpu = _cpu_seconds() - cpu_before
   return {'seconds': seconds, 'cpu_seconds': cpu,
-          'clips': embeddings.get_int_custom_property(executor.CLIPS_EMBEDDED),
-          'patches': embeddings.get_int_custom_property(executor.PATCHES),
+          'clips': embeddings.get_int_custom_property(
+              properties.CLIPS_EMBEDDED),
+          'patches': embeddings.get_int_custom_property(properties.PATCHES),
           'patches_written': _count_records(embeddings.uri),
           'quarantined': embeddings.get_int_custom_property(
-              executor.CLIPS_QUARANTINED)}
+              properties.CLIPS_QUARANTINED)}
 
 
 TASKS = {'raw': task_raw, 'recipe': task_recipe,

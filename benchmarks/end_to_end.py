@@ -61,7 +61,7 @@ def _time_alternating(calls: Dict[str, Callable[[], Any]]
 def measure_latency(work: str) -> Dict[str, Any]:
   """Classifier and YAMNet latency on the first esc50-mini clip."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from components.yamnet import loader  # pylint: disable=g-import-not-at-top
+  from yamnet import loader  # pylint: disable=g-import-not-at-top
   from data import audio  # pylint: disable=g-import-not-at-top
   from data import esc50_classes  # pylint: disable=g-import-not-at-top
   from data import esc50_csv  # pylint: disable=g-import-not-at-top
@@ -106,8 +106,9 @@ def measure_latency(work: str) -> Dict[str, Any]:
 def measure_pipeline(work: str, beam_args: List[str]) -> Dict[str, Any]:
   """Cold run, then a fully cached rerun, of the whole local pipeline."""
   from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
   from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  config = local_runner.RunConfig(
+  config = configs.PipelineConfig(
       data_root=str(machine.SHARED_ESC50),
       yamnet_handle=str(machine.SHARED_YAMNET),
       classes=list(esc50_classes.ESC50_CLASSES),
@@ -115,17 +116,18 @@ def measure_pipeline(work: str, beam_args: List[str]) -> Dict[str, Any]:
       # (washing_machine: fold 4 only) are absent from folds 1-3; these
       # folds train every class.
       train_folds=(2, 3, 4), eval_folds=(1,), test_folds=(5,),
-      output_dir=os.path.join(work, 'run'), beam_pipeline_args=beam_args)
+      output_dir=os.path.join(work, 'run'),
+      beam_pipeline_args=tuple(beam_args))
   runs = {}
   for name in ('cold', 'cached'):
     start = time.time()
     # The Trainer's per-epoch lines go to stderr: stdout carries the report.
     with contextlib.redirect_stdout(sys.stderr):
-      summary = local_runner.run_local(config)
+      summary = local_runner.run_local(config).to_json()
     runs[name] = {'wall_seconds': time.time() - start,
                   'components': summary['components'],
-                  'clips': summary.get('clips'),
-                  'blessed': summary.get('blessed')}
+                  'clips': summary['clips'],
+                  'blessed': summary['blessed']}
   return {'beam_pipeline_args': beam_args, 'runs': runs}
 
 

@@ -1,18 +1,17 @@
-"""Reads the pipeline's split Examples artifacts back into numpy.
+"""The record files of an Examples artifact's splits, and the count check.
 
-The Trainer and cross-validation read YAMNet embeddings, and the run report
-reads clip facts, straight from the artifacts the pipeline wrote, so each sees
-exactly the data the components produced (TFRecords, one split per fold).
+Readers (the embedding step, the run report, cross-validation) take the files
+a component wrote from its artifact, so each sees exactly the data the
+components produced (TFRecords, one split per fold); writers check after every
+Beam write that no record was lost.
 """
 
 from typing import Dict, List, Sequence
 
-import numpy as np
 import tensorflow as tf
 from tfx import types
 from tfx.types import artifact_utils
 
-from components import record_files
 from components import splits
 
 
@@ -52,27 +51,3 @@ def check_written(component: str, what: str, written: Dict[str, int],
       f'{sum(expected.values())} were produced ({differences}). Beam lost '
       'records while writing; rerun the component (its output is replaced), '
       'and if it recurs use --direct_running_mode=in_memory or report it.')
-
-
-def read_columns(files: Sequence[str], spec: Dict[str, tf.io.FixedLenFeature]
-                ) -> Dict[str, np.ndarray]:
-  """Fixed-length features of every Example in `files`, one array each.
-
-  Parses in batches, which is what makes 20,000 embedding patches quick.
-  """
-  columns = {name: [] for name in spec}
-  if files:
-    batches = record_files.record_dataset(files).batch(1024).map(
-        lambda records: tf.io.parse_example(records, spec))
-    for batch in batches:
-      for name, value in batch.items():
-        columns[name].append(value.numpy())
-  return {name: (np.concatenate(values) if values else
-                 np.zeros([0] + list(spec[name].shape),
-                          spec[name].dtype.as_numpy_dtype))
-          for name, values in columns.items()}
-
-
-def decode(value) -> str:
-  """A parsed string feature as text."""
-  return value.decode('utf-8') if isinstance(value, bytes) else str(value)

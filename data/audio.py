@@ -11,9 +11,9 @@ import io
 import math
 
 import numpy as np
-from scipy import signal
 import soundfile
 
+# YAMNet's input rate: every clip is decoded to it.
 TARGET_SAMPLE_RATE = 16000
 
 
@@ -56,6 +56,9 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
   samples = np.asarray(samples, dtype=np.float32)
   mono = samples if samples.ndim == 1 else samples.mean(axis=1)
   if sample_rate != TARGET_SAMPLE_RATE:
+    # Imported here: scipy.signal takes seconds to import, and the command
+    # line's start-up imports this module for its sample rate.
+    from scipy import signal  # pylint: disable=g-import-not-at-top
     divisor = math.gcd(TARGET_SAMPLE_RATE, sample_rate)
     mono = signal.resample_poly(
         mono, TARGET_SAMPLE_RATE // divisor, sample_rate // divisor)

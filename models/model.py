@@ -9,7 +9,7 @@ early stopping chose. The export wraps YAMNet + head + mean over patches
 """
 
 import logging
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -17,26 +17,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from components import examples_io
-from components.yamnet import loader
-from models import features
+from data import record_files
+from yamnet import loader
+from models import hyperparameters as hp
+from models import preprocessing
+from yamnet import patch_examples as patches
 from serving import classifier_module
-
-# custom_config keys and their defaults.
-YAMNET_HANDLE = 'yamnet_handle'
-HYPERPARAMETER_DEFAULTS = {
-    'epochs': 20,
-    'batch_size': 32,
-    'learning_rate': 1e-3,
-    # Dropout on the hidden layer while training; no weights, so the
-    # exported head is the recipe's Dense(512, relu) -> Dense(n).
-    'dropout': 0.5,
-    'patience': 3,
-    'seed': 0,
-    # Retrain on train + eval folds for the epoch count early stopping chose.
-    'refit': True,
-}
-
 
 def load_embeddings(file_patterns: Sequence[str],
                     feature_spec: Dict[str, tf.io.FixedLenFeature]
@@ -46,11 +32,11 @@ def load_embeddings(file_patterns: Sequence[str],
                  for f in tf.io.gfile.glob(pattern))
   if not files:
     raise ValueError(f'no transformed examples match {list(file_patterns)}')
-  columns = examples_io.read_columns(files, {
-      name: feature_spec[name] for name in (features.EMBEDDING,
-                                            features.LABEL)})
-  return (columns[features.EMBEDDING].astype(np.float32),
-          np.reshape(columns[features.LABEL], [-1]).astype(np.int64))
+  columns = record_files.read_columns(files, {
+      name: feature_spec[name] for name in (patches.EMBEDDING,
+                                            patches.LABEL)})
+  return (columns[patches.EMBEDDING].astype(np.float32),
+          np.reshape(columns[patches.LABEL], [-1]).astype(np.int64))
 
 
 def _check_labels(labels: np.ndarray, split_files: Sequence[str],
@@ -73,8 +59,8 @@ def build_head(num_classes: int, learning_rate: float,
   With `dropout`, hidden units are dropped while training only.
   """
   model = keras.Sequential([
-      keras.layers.Input(shape=(features.EMBEDDING_SIZE,), dtype='float32',
-                         name=features.EMBEDDING),
+      keras.layers.Input(shape=(patches.EMBEDDING_SIZE,), dtype='float32',
+                         name=patches.EMBEDDING),
       keras.layers.Dense(512, activation='relu'),
       keras.layers.Dropout(dropout),
       keras.layers.Dense(num_classes),
@@ -94,7 +80,7 @@ def head_weights(model: keras.Model) -> List[np.ndarray]:
 
 def fit_head(train: Tuple[np.ndarray, np.ndarray],
              validation: Tuple[np.ndarray, np.ndarray], num_classes: int,
-             hyperparameters: Dict[str, Any],
+             hyperparameters: hp.Hyperparameters,
              callbacks: Sequence[keras.callbacks.Callback] = (),
              verbose: int = 0) -> Tuple[keras.Model, int]:
   """The head as the pipeline trains it; returns (head, epochs it trained).
@@ -105,50 +91,41 @@ def fit_head(train: Tuple[np.ndarray, np.ndarray],
   extra fold is worth more than the held-out check (docs/evaluation.md).
   `callbacks` see the first, validated fit.
   """
-  config = {**HYPERPARAMETER_DEFAULTS, **hyperparameters}
-  seed, epochs = int(config['seed']), int(config['epochs'])
-  batch_size = int(config['batch_size'])
+  config = hyperparameters
 
   def seeded_head() -> keras.Model:
-    keras.utils.set_random_seed(seed)
-    return build_head(num_classes, float(config['learning_rate']),
-                      float(config['dropout']))
+    keras.utils.set_random_seed(config.seed)
+    return build_head(num_classes, config.learning_rate, config.dropout)
 
   head = seeded_head()
   history = head.fit(
-      *train, validation_data=validation, epochs=epochs,
-      batch_size=batch_size, shuffle=True, verbose=verbose,
+      *train, validation_data=validation, epochs=config.epochs,
+      batch_size=config.batch_size, shuffle=True, verbose=verbose,
       callbacks=[keras.callbacks.EarlyStopping(
-          monitor='val_loss', patience=int(config['patience']),
+          monitor='val_loss', patience=config.patience,
           restore_best_weights=True), *callbacks])
   best = int(np.argmin(history.history['val_loss'])) + 1
-  if not is_set(config['refit']):
+  if not config.refit:
     return head, best
   logging.info('Early stopping chose %d epochs; refitting on %d + %d '
                'patches', best, len(train[1]), len(validation[1]))
   head = seeded_head()
   head.fit(np.concatenate([train[0], validation[0]]),
            np.concatenate([train[1], validation[1]]), epochs=best,
-           batch_size=batch_size, shuffle=True, verbose=verbose)
+           batch_size=config.batch_size, shuffle=True, verbose=verbose)
   return head, best
-
-
-def is_set(value: Any) -> bool:
-  """A boolean hyperparameter, also as custom_config's JSON or text."""
-  if isinstance(value, str):
-    return value.strip().lower() in ('1', 'true', 'yes')
-  return bool(value)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Trains the head on the train folds and exports the serving model."""
-  config = dict(HYPERPARAMETER_DEFAULTS)
-  config.update(fn_args.custom_config or {})
+  custom_config = fn_args.custom_config or {}
+  hyperparameters = hp.Hyperparameters.from_custom_config(custom_config)
+  yamnet_handle = custom_config[hp.YAMNET_HANDLE_KEY]
 
   transform_output = tft.TFTransformOutput(fn_args.transform_output)
   class_names = [name.decode('utf-8') if isinstance(name, bytes) else name
                  for name in transform_output.vocabulary_by_name(
-                     features.LABEL_VOCABULARY)]
+                     preprocessing.LABEL_VOCABULARY)]
   feature_spec = transform_output.transformed_feature_spec()
   train_x, train_y = load_embeddings(fn_args.train_files, feature_spec)
   eval_x, eval_y = load_embeddings(fn_args.eval_files, feature_spec)
@@ -158,13 +135,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                len(train_y), len(class_names), ', '.join(class_names),
                len(eval_y))
 
-  model, _ = fit_head(
-      (train_x, train_y), (eval_x, eval_y), len(class_names), config,
+  model, chosen_epochs = fit_head(
+      (train_x, train_y), (eval_x, eval_y), len(class_names), hyperparameters,
       callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
       verbose=2)
+  hp.write_record(fn_args.model_run_dir, hyperparameters, chosen_epochs)
 
-  yamnet = loader.load_yamnet(config[YAMNET_HANDLE])
+  yamnet = loader.load_yamnet(yamnet_handle)
   classifier_module.export_classifier(
       fn_args.serving_model_dir, yamnet, head_weights(model), class_names,
-      yamnet_handle=config[YAMNET_HANDLE])
+      yamnet_handle=yamnet_handle)
   logging.info('Exported the serving model to %s', fn_args.serving_model_dir)

@@ -6,52 +6,73 @@ is one task. All runs share the MLMD SQLite store under the output directory,
 so a scheduled run whose inputs did not change is served from cache, and
 Pusher pushes only a model the Evaluator blessed.
 
-Environment variables, read whenever Airflow parses the DAG:
-  ESC50_ROOT           ESC-50 folder holding meta/esc50.csv and audio/
-                       (required).
-  YAMNET_HANDLE        YAMNet TF Hub URL or SavedModel path (default:
-                       https://tfhub.dev/google/yamnet/1).
-  YAMNET_CLASSES       Comma-separated ESC-50 classes, "esc10" or "all"
-                       (default: dog,cat).
-  YAMNET_OUTPUT_DIR    Output root on storage every worker shares:
-                       pipeline_root/, metadata.sqlite, serving/<model name>/
-                       (default: ~/yamnet-airflow).
-  YAMNET_SCHEDULE      Airflow schedule, a preset or cron expression
-                       (default: @weekly).
-  YAMNET_MODEL_NAME    Names the DAG (yamnet-<name>) and the serving folder
-                       (default: sound_classifier).
-  YAMNET_MIN_ACCURACY  Lowest test-fold accuracy that may be pushed
-                       (default: 0.6).
-  YAMNET_BEAM_ARGS     Beam pipeline arguments, shell-quoted (default: none).
+Settings are environment variables, read whenever Airflow parses the DAG:
+every option of the command line by its variable (README, "Configuration":
+ESC50_ROOT, YAMNET_HANDLE, YAMNET_CLASSES, YAMNET_MIN_ACCURACY,
+YAMNET_EMBEDDING_BATCH_SIZE, YAMNET_EPOCHS, YAMNET_BEAM_ARGS, ...), with the
+same defaults, except:
+  YAMNET_OUTPUT_DIR  output root on storage every worker shares (default:
+                     ~/yamnet-airflow).
+  YAMNET_SCHEDULE    Airflow schedule, a preset or cron expression
+                     (default: @weekly).
+
+Parsing is cheap and never fails for want of settings: the scheduler parses
+the file every 30 s by default. Without ESC50_ROOT the DAG still loads, and
+its first task fails saying what to set. The YAMNet fingerprint, which reads
+every weight file, is computed when the embedding task starts, not at parse.
 """
 
 import datetime
 import os
-import shlex
 from typing import Mapping
 
 from airflow import models
 from tfx.orchestration.airflow import airflow_dag_runner
 
-from components.yamnet import loader
-from data import esc50_classes
+from components.yamnet_embedding import executor as embedding_executor
+from pipeline import configs
 from pipeline import local_runner
+from pipeline import options
+from yamnet import loader
 
 DEFAULT_SCHEDULE = '@weekly'
+DEFAULT_OUTPUT_DIR = '~/yamnet-airflow'
 # With catchup off, only the latest interval after this date is ever run.
 START_DATE = datetime.datetime(2024, 1, 1)
+# Stands for the YAMNet fingerprint until the embedding task computes it.
+DEFERRED_FINGERPRINT = 'deferred'
 
 
 class _LegacyDriverFixes:
   """Driver mixin for the legacy launcher that AirflowDagRunner uses.
 
-  That launcher names output artifacts `<output>:<run id>`, but MLMD requires
+  Each task's driver resolves its execution properties before the cache is
+  consulted: here the embedding task computes the YAMNet fingerprint, so a
+  changed model is noticed at run time without hashing it at every parse,
+  and a DAG without a data root fails with a message instead of reading the
+  wrong folder.
+
+  The launcher names output artifacts `<output>:<run id>`, but MLMD requires
   names unique per artifact type, so two components with the same output (the
   two StatisticsGens) collide in one run: names here include the component.
   It also records one input event per key, so an artifact under two keys
   fails the run; that happens when the latest blessed model is the candidate
   itself (a rerun with unchanged inputs) and is dropped as its own baseline.
   """
+
+  def resolve_exec_properties(self, exec_properties, pipeline_info,
+                              component_info):
+    if exec_properties.get('input_base') == '':
+      raise ValueError(
+          f'No data root: set {options.BY_FIELD["data_root"].env} in the '
+          'environment of the Airflow scheduler and workers.')
+    key = embedding_executor.YAMNET_FINGERPRINT_KEY
+    if exec_properties.get(key) == DEFERRED_FINGERPRINT:
+      exec_properties = dict(exec_properties)
+      exec_properties[key] = loader.yamnet_fingerprint(
+          exec_properties[embedding_executor.YAMNET_HANDLE_KEY])
+    return super().resolve_exec_properties(exec_properties, pipeline_info,
+                                           component_info)
 
   def resolve_input_artifacts(self, input_dict, exec_properties, driver_args,
                               pipeline_info):
@@ -76,34 +97,20 @@ class _LegacyDriverFixes:
     return result
 
 
-def run_config_from_env(
-    environ: Mapping[str, str] = os.environ) -> local_runner.RunConfig:
-  """The run configuration the environment variables above describe."""
-  data_root = environ.get('ESC50_ROOT')
-  if not data_root:
-    raise ValueError('Set ESC50_ROOT to the ESC-50 folder (meta/esc50.csv, '
-                     'audio/) for the yamnet Airflow DAG.')
-  return local_runner.RunConfig(
-      data_root=data_root,
-      yamnet_handle=environ.get('YAMNET_HANDLE',
-                                loader.DEFAULT_YAMNET_HANDLE),
-      classes=esc50_classes.parse_classes(
-          environ.get('YAMNET_CLASSES', ','.join(
-              esc50_classes.DEFAULT_CLASSES))),
-      output_dir=environ.get('YAMNET_OUTPUT_DIR',
-                             os.path.expanduser('~/yamnet-airflow')),
-      model_name=environ.get('YAMNET_MODEL_NAME', 'sound_classifier'),
-      min_accuracy=float(environ.get('YAMNET_MIN_ACCURACY', '0.6')),
-      beam_pipeline_args=shlex.split(environ.get('YAMNET_BEAM_ARGS', '')))
+def config_from_env(
+    environ: Mapping[str, str] = os.environ) -> configs.PipelineConfig:
+  """The pipeline configuration the environment describes."""
+  return options.build_config(
+      options.ALL_FIELDS, environ=environ,
+      defaults={'output_dir': os.path.expanduser(DEFAULT_OUTPUT_DIR)})
 
 
-def create_dag(config: local_runner.RunConfig,
+def create_dag(config: configs.PipelineConfig,
                schedule: str = DEFAULT_SCHEDULE) -> models.DAG:
   """One task per component; at most one run at a time, no backfill."""
   # The MLMD SQLite file is created on first use, but not its folder.
   os.makedirs(config.output_dir, exist_ok=True)
-  pipeline = local_runner.build_pipeline(
-      config, loader.yamnet_fingerprint(config.yamnet_handle))
+  pipeline = local_runner.build_pipeline(config, DEFERRED_FINGERPRINT)
   for node in pipeline.components:
     node.driver_class = type(node.driver_class.__name__,
                              (_LegacyDriverFixes, node.driver_class), {})
@@ -116,5 +123,5 @@ def create_dag(config: local_runner.RunConfig,
       })).run(pipeline)
 
 
-DAG = create_dag(run_config_from_env(),
+DAG = create_dag(config_from_env(),
                  os.environ.get('YAMNET_SCHEDULE', DEFAULT_SCHEDULE))

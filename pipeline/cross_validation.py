@@ -26,67 +26,42 @@ from scipy import special
 from sklearn import linear_model
 from sklearn import pipeline as sklearn_pipeline
 from sklearn import preprocessing
-import tensorflow as tf
 from tfx import v1 as tfx
 
-from components import beam_options
 from components import examples_io
-from components.esc50_example_gen.component import Esc50ExampleGen
-from components.yamnet_embedding.component import YamnetEmbeddingGen
+from components.yamnet_embedding import executor as embedding_gen
 from data import esc50_csv
-from models import features
+from data import record_files
+from models import hyperparameters as hp
 from models import model as model_module
+from pipeline import configs
 from pipeline import local_runner
-from pipeline import run_summary
+from pipeline import mlmd_runs
+from pipeline import nodes
+from pipeline import pipeline as pipeline_def
+from yamnet import patch_examples as patches
 
 PIPELINE_MODEL_NAME = 'cross-validation'
 REFERENCE = ('published reference: frozen YAMNet embeddings + a shallow head '
              'on the full ESC-50 (50 classes, 5-fold) reach 83.75% clip '
              'accuracy (HEAR 2021 leaderboard)')
-_EMBEDDING_SPEC = {
-    features.EMBEDDING: tf.io.FixedLenFeature([features.EMBEDDING_SIZE],
-                                              tf.float32),
-    features.LABEL: tf.io.FixedLenFeature([], tf.string),
-    features.CLIP_ID: tf.io.FixedLenFeature([], tf.string),
-    features.FOLD: tf.io.FixedLenFeature([], tf.int64),
-}
+_EMBEDDING_SPEC = {name: patches.FEATURE_SPEC[name] for name in (
+    patches.EMBEDDING, patches.LABEL, patches.CLIP_ID, patches.FOLD)}
 FOLDS = tuple(range(1, esc50_csv.NUM_FOLDS + 1))
 
 
-def cv_config(data_root: str, yamnet_handle: str, classes: Sequence[str],
-              output_dir: str, epochs: Optional[int] = None
-             ) -> local_runner.RunConfig:
-  """Config of the embedding stages: data, YAMNet, output paths, epochs."""
-  return local_runner.RunConfig(
-      data_root=data_root, yamnet_handle=yamnet_handle, classes=list(classes),
-      output_dir=output_dir, model_name=PIPELINE_MODEL_NAME,
-      hyperparameters={} if epochs is None else {'epochs': epochs})
+def cv_config(config: configs.PipelineConfig) -> configs.PipelineConfig:
+  """The config of the embedding stages: the user's, under its own name.
+
+  Its own pipeline name keeps the cross-validation runs apart from the
+  pipeline's own in a shared output folder.
+  """
+  return dataclasses.replace(config, model_name=PIPELINE_MODEL_NAME)
 
 
 def validation_fold(held_out: int) -> int:
   """The fold before the held-out one (1 -> 5): early stopping watches it."""
   return (held_out - 2) % len(FOLDS) + 1
-
-
-def embedding_pipeline(config: local_runner.RunConfig,
-                       yamnet_fingerprint: str) -> tfx.dsl.Pipeline:
-  """The pipeline's first two stages, built from the same components."""
-  example_gen = Esc50ExampleGen(
-      data_root=config.data_root, classes=config.classes,
-      max_quarantine_fraction=config.max_quarantine_fraction)
-  embedding_gen = YamnetEmbeddingGen(
-      examples=example_gen.outputs['examples'],
-      yamnet_handle=config.yamnet_handle,
-      yamnet_fingerprint=yamnet_fingerprint)
-  return tfx.dsl.Pipeline(
-      pipeline_name=config.pipeline_name,
-      pipeline_root=config.pipeline_root,
-      components=[example_gen, embedding_gen],
-      enable_cache=config.enable_cache,
-      metadata_connection_config=tfx.orchestration.metadata
-      .sqlite_metadata_connection_config(config.metadata_path),
-      beam_pipeline_args=beam_options.local_beam_args(
-          config.beam_pipeline_args))
 
 
 @dataclasses.dataclass
@@ -100,29 +75,29 @@ class Embeddings:
   status: str
 
 
-def compute_embeddings(config: local_runner.RunConfig) -> Embeddings:
+def compute_embeddings(config: configs.PipelineConfig) -> Embeddings:
   """Runs (or reuses from cache) the embedding stages and reads their output."""
   fingerprint = local_runner.check_inputs(config)
+  deployment = pipeline_def.local_deployment(config)
   with local_runner.exclusive_output(config.output_dir):
     tfx.orchestration.LocalDagRunner().run(
-        embedding_pipeline(config, fingerprint))
-    summary = local_runner.latest_summary(config)
-    outputs = run_summary.latest_run_outputs(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path), config.pipeline_name)
-  artifact = outputs['YamnetEmbeddingGen']['embeddings'][0]
-  columns = examples_io.read_columns(
+        pipeline_def.create_embedding_pipeline(config, fingerprint,
+                                               deployment))
+    run = mlmd_runs.latest_run(deployment.metadata_connection_config,
+                               config.pipeline_name)
+  artifact = run.single(nodes.EMBEDDING_GEN, embedding_gen.EMBEDDINGS_KEY)
+  columns = record_files.read_columns(
       examples_io.fold_files(artifact, FOLDS), _EMBEDDING_SPEC)
   index = {name: i for i, name in enumerate(config.classes)}
   return Embeddings(
-      embedding=columns[features.EMBEDDING],
-      label=np.array([index[examples_io.decode(name)]
-                      for name in columns[features.LABEL]], np.int64),
-      clip_id=np.array([examples_io.decode(c)
-                        for c in columns[features.CLIP_ID]]),
-      fold=columns[features.FOLD].astype(np.int64),
+      embedding=columns[patches.EMBEDDING],
+      label=np.array([index[record_files.decode(name)]
+                      for name in columns[patches.LABEL]], np.int64),
+      clip_id=np.array([record_files.decode(c)
+                        for c in columns[patches.CLIP_ID]]),
+      fold=columns[patches.FOLD].astype(np.int64),
       uri=artifact.uri,
-      status=summary['components']['YamnetEmbeddingGen']['status'])
+      status=run.nodes[nodes.EMBEDDING_GEN].status)
 
 
 def clip_scores(patch_scores: np.ndarray, clip_ids: np.ndarray
@@ -177,7 +152,7 @@ def probe_log_probabilities(train_x, train_y, test_x,
 
 
 def _fold_predictions(data: Embeddings, held_out: int, num_classes: int,
-                      hyperparameters: Dict[str, Any]) -> Dict[str, Any]:
+                      hyperparameters: hp.Hyperparameters) -> Dict[str, Any]:
   train, val, test = fold_masks(data.fold, held_out)
   head, epochs = model_module.fit_head(
       (data.embedding[train], data.label[train]),
@@ -233,16 +208,15 @@ def summarize(folds: List[Dict[str, Any]], classes: Sequence[str]
   return result
 
 
-def cross_validate(config: local_runner.RunConfig) -> Dict[str, Any]:
+def cross_validate(config: configs.PipelineConfig) -> Dict[str, Any]:
   """Embeds once, then trains and tests the head and the probe per fold."""
   return evaluate_folds(compute_embeddings(config), config)
 
 
 def evaluate_folds(data: Embeddings,
-                   config: local_runner.RunConfig) -> Dict[str, Any]:
+                   config: configs.PipelineConfig) -> Dict[str, Any]:
   """The five train/test rounds on embeddings already computed."""
-  hyperparameters = {**model_module.HYPERPARAMETER_DEFAULTS,
-                     **config.hyperparameters}
+  hyperparameters = config.hyperparameters
   logging.info('Cross-validation on %d patches of %d clips (embeddings %s)',
                len(data.label), len(np.unique(data.clip_id)), data.status)
   folds = []
@@ -258,7 +232,7 @@ def evaluate_folds(data: Embeddings,
       'embeddings': {'uri': data.uri, 'status': data.status,
                      'clips': int(len(np.unique(data.clip_id))),
                      'patches': int(len(data.label))},
-      'hyperparameters': hyperparameters,
+      'hyperparameters': hyperparameters.to_custom_config(),
       **summarize(folds, config.classes),
       'reference': REFERENCE,
   }

@@ -7,7 +7,7 @@ Both are written once under the output directory and reused, so a second
 import os
 from typing import Sequence
 
-from components.yamnet import standin
+from yamnet import standin
 from data import synthetic
 
 

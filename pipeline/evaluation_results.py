@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tfx.utils import path_utils
 
-from components import examples_io
+from data import record_files
 from serving import contract
 
 # Names TFX gives the two models of an evaluation against a baseline.
@@ -36,7 +36,7 @@ def slice_name(slice_key) -> str:
   parts = []
   for key in slice_key.single_slice_keys:
     value = getattr(key, key.WhichOneof('kind'))
-    parts.append(f'{key.column} = {examples_io.decode(value)}')
+    parts.append(f'{key.column} = {record_files.decode(value)}')
   return ', '.join(parts) or 'overall'
 
 

@@ -10,14 +10,14 @@ threshold sits inside the EvalConfig proto.
 
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Optional
 
 import yaml
 from tfx import v1 as tfx
 
-from components.yamnet import loader
-from data import esc50_classes
+from pipeline import configs
 from pipeline import pipeline as pipeline_def
+from yamnet import loader
 
 DEFAULT_IMAGE = 'ghcr.io/yamnet-audio-pipeline/pipeline:latest'
 DATA_ROOT_PARAMETER = 'data_root'
@@ -54,23 +54,12 @@ def kubeflow_pipeline_name(model_name: str) -> str:
 
 
 def compile_kubeflow_pipeline(
+    config: configs.PipelineConfig,
     output_file: str,
-    data_root: str,
-    yamnet_handle: str,
     pipeline_root: str,
-    classes: Union[str, Sequence[str]] = esc50_classes.DEFAULT_CLASSES,
     image: str = DEFAULT_IMAGE,
-    model_name: str = 'sound_classifier',
     serving_model_dir: Optional[str] = None,
     yamnet_fingerprint: Optional[str] = None,
-    train_folds: Sequence[int] = (1, 2, 3),
-    eval_folds: Sequence[int] = (4,),
-    test_folds: Sequence[int] = (5,),
-    min_accuracy: float = 0.6,
-    max_quarantine_fraction: float = 0.05,
-    hyperparameters: Optional[Dict[str, Any]] = None,
-    beam_pipeline_args: Optional[List[str]] = None,
-    enable_cache: bool = True,
 ) -> Dict[str, Any]:
   """Writes the pipeline to output_file and returns it as a PipelineJob dict.
 
@@ -78,58 +67,38 @@ def compile_kubeflow_pipeline(
   any other name gets the PipelineJob JSON that Vertex AI submits.
 
   Args:
+    config: What the pipeline does. Its data_root and classes become the
+      defaults of the `data_root` and `classes` runtime parameters (classes
+      as a JSON list such as ["dog", "cat"]); every other field is fixed at
+      compile time, and config.output_dir is not used.
     output_file: Where to write the compiled pipeline.
-    data_root: Default of the `data_root` runtime parameter; an ESC-50 folder
-      the containers can read (e.g. gs://).
-    yamnet_handle: YAMNet TF Hub URL or SavedModel path readable by the
-      containers.
     pipeline_root: Where the components write artifacts (e.g. gs://).
-    classes: Default of the `classes` runtime parameter, in any form
-      esc50_classes.parse_classes takes; per run it is a JSON list such as
-      ["dog", "cat"].
     image: Container image with this project installed.
-    model_name: Names the pipeline and the pushed model's folder.
     serving_model_dir: Where Pusher writes versions; defaults to
       <pipeline_root>/serving/<model_name>.
-    yamnet_fingerprint: Overrides compile_time_fingerprint(yamnet_handle).
-    train_folds: As for create_pipeline.
-    eval_folds: As for create_pipeline.
-    test_folds: As for create_pipeline.
-    min_accuracy: Evaluator threshold, fixed at compile time.
-    max_quarantine_fraction: As for create_pipeline.
-    hyperparameters: Trainer hyperparameters, e.g. {'epochs': 20}.
-    beam_pipeline_args: Passed to every Beam-based component's container.
-    enable_cache: Whether Kubeflow may reuse results of identical tasks.
+    yamnet_fingerprint: Overrides compile_time_fingerprint(handle).
   """
-  classes = esc50_classes.parse_classes(classes)
   parameters = {
       DATA_ROOT_PARAMETER: tfx.dsl.experimental.RuntimeParameter(
-          name=DATA_ROOT_PARAMETER, ptype=str, default=data_root,
+          name=DATA_ROOT_PARAMETER, ptype=str, default=config.data_root,
           description='ESC-50 folder holding meta/esc50.csv and audio/'),
       CLASSES_PARAMETER: tfx.dsl.experimental.RuntimeParameter(
-          name=CLASSES_PARAMETER, ptype=str, default=json.dumps(classes),
+          name=CLASSES_PARAMETER, ptype=str,
+          default=json.dumps(list(config.classes)),
           description='JSON list of ESC-50 class names'),
   }
-  pipeline = pipeline_def.create_pipeline(
-      pipeline_name=kubeflow_pipeline_name(model_name),
+  deployment = pipeline_def.Deployment(
+      pipeline_name=kubeflow_pipeline_name(config.model_name),
       pipeline_root=pipeline_root,
+      serving_model_dir=(serving_model_dir or os.path.join(
+          pipeline_root, 'serving', config.model_name)),
+      beam_pipeline_args=config.beam_pipeline_args,
+      schema_dir=image_path(pipeline_def.SCHEMA_DIR),
       data_root=parameters[DATA_ROOT_PARAMETER],
-      yamnet_handle=yamnet_handle,
-      yamnet_fingerprint=(yamnet_fingerprint or
-                          compile_time_fingerprint(yamnet_handle)),
-      classes=parameters[CLASSES_PARAMETER],
-      serving_model_dir=(serving_model_dir or
-                         os.path.join(pipeline_root, 'serving', model_name)),
-      train_folds=train_folds,
-      eval_folds=eval_folds,
-      test_folds=test_folds,
-      min_accuracy=min_accuracy,
-      max_quarantine_fraction=max_quarantine_fraction,
-      hyperparameters=hyperparameters,
-      beam_pipeline_args=beam_pipeline_args,
-      enable_cache=enable_cache,
-      schema_file=image_path(pipeline_def.SCHEMA_FILE),
-      clip_schema_file=image_path(pipeline_def.CLIP_SCHEMA_FILE))
+      classes=parameters[CLASSES_PARAMETER])
+  pipeline = pipeline_def.create_pipeline(
+      config, yamnet_fingerprint or compile_time_fingerprint(
+          config.yamnet_handle), deployment)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True))

@@ -12,54 +12,20 @@ import dataclasses
 import fcntl
 import logging
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Optional
 
 from tfx import v1 as tfx
 
-from components import beam_options
-from components.yamnet import loader
 from components.yamnet_embedding import embed
 from data import esc50_csv
+from pipeline import configs
 from pipeline import pipeline as pipeline_def
 from pipeline import report
 from pipeline import run_summary
+from yamnet import loader
 
 
-@dataclasses.dataclass
-class RunConfig:
-  """What a user chooses for one run (the CLI's flags)."""
-  data_root: str
-  yamnet_handle: str
-  classes: Sequence[str]
-  output_dir: str
-  model_name: str = 'sound_classifier'
-  train_folds: Sequence[int] = (1, 2, 3)
-  eval_folds: Sequence[int] = (4,)
-  test_folds: Sequence[int] = (5,)
-  min_accuracy: float = 0.6
-  max_quarantine_fraction: float = 0.05
-  hyperparameters: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
-  enable_cache: bool = True
-
-  @property
-  def pipeline_name(self) -> str:
-    return f'yamnet-{self.model_name}'
-
-  @property
-  def pipeline_root(self) -> str:
-    return os.path.join(self.output_dir, 'pipeline_root')
-
-  @property
-  def metadata_path(self) -> str:
-    return os.path.join(self.output_dir, 'metadata.sqlite')
-
-  @property
-  def serving_model_dir(self) -> str:
-    return os.path.join(self.output_dir, 'serving', self.model_name)
-
-
-def check_inputs(config: RunConfig) -> str:
+def check_inputs(config: configs.PipelineConfig) -> str:
   """Fails before any component starts if the data or the model is unusable.
 
   Returns the YAMNet fingerprint recorded with the embeddings.
@@ -72,26 +38,10 @@ def check_inputs(config: RunConfig) -> str:
   return loader.yamnet_fingerprint(config.yamnet_handle)
 
 
-def build_pipeline(config: RunConfig, yamnet_fingerprint: str):
+def build_pipeline(config: configs.PipelineConfig,
+                   yamnet_fingerprint: str) -> tfx.dsl.Pipeline:
   return pipeline_def.create_pipeline(
-      pipeline_name=config.pipeline_name,
-      pipeline_root=config.pipeline_root,
-      data_root=config.data_root,
-      yamnet_handle=config.yamnet_handle,
-      yamnet_fingerprint=yamnet_fingerprint,
-      classes=config.classes,
-      serving_model_dir=config.serving_model_dir,
-      train_folds=config.train_folds,
-      eval_folds=config.eval_folds,
-      test_folds=config.test_folds,
-      min_accuracy=config.min_accuracy,
-      max_quarantine_fraction=config.max_quarantine_fraction,
-      hyperparameters=config.hyperparameters,
-      beam_pipeline_args=beam_options.local_beam_args(
-          config.beam_pipeline_args),
-      metadata_connection_config=tfx.orchestration.metadata
-      .sqlite_metadata_connection_config(config.metadata_path),
-      enable_cache=config.enable_cache)
+      config, yamnet_fingerprint, pipeline_def.local_deployment(config))
 
 
 class RunInProgressError(RuntimeError):
@@ -137,7 +87,7 @@ def set_tf_threads() -> None:
   embed.configure_tf_threads(os.cpu_count() or 1)
 
 
-def run_local(config: RunConfig) -> Dict[str, Any]:
+def run_local(config: configs.PipelineConfig) -> run_summary.RunSummary:
   """Runs the whole pipeline; returns the run summary read from MLMD.
 
   Raises on a failed component (after the summary of what ran is logged).
@@ -152,11 +102,13 @@ def run_local(config: RunConfig) -> Dict[str, Any]:
       summary = latest_summary(config)
       if summary:
         logging.info('\n%s', run_summary.format_summary(summary))
-    summary['report_path'] = report.write_report(config, summary)
+    summary = dataclasses.replace(
+        summary, report_path=report.write_report(config, summary))
   return summary
 
 
-def latest_summary(config: RunConfig) -> Optional[Dict[str, Any]]:
+def latest_summary(
+    config: configs.PipelineConfig) -> Optional[run_summary.RunSummary]:
   if not os.path.exists(config.metadata_path):
     return None
   try:

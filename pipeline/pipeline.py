@@ -5,33 +5,39 @@ Trainer -> Evaluator (clip accuracy of the served computation, gated against
 a threshold and the last blessed model; a patch-level Evaluator beside it) ->
 ServingModelValidator (loads and runs the export as TF Serving would) ->
 Pusher (atomic push in TF Serving's layout). Every orchestrator's runner calls
-create_pipeline.
+create_pipeline with the same PipelineConfig and says where the run keeps
+things (a Deployment).
 """
 
+import dataclasses
 import os
-from typing import List, Optional, Sequence, Union
+from typing import Optional, Tuple, Union
 
 import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
 
+from components import beam_options
 from components import splits
 from components.atomic_pusher.component import AtomicPusher
 from components.esc50_example_gen.component import Esc50ExampleGen
 from components.model_validator.component import ServingModelValidator
 from components.validation_gate.component import ValidationGate
 from components.yamnet_embedding.component import YamnetEmbeddingGen
-from models import features
-from models import model as model_module
+from data import clip_examples
+from models import hyperparameters as hp
+from pipeline import configs
+from pipeline import nodes
 from serving import contract
+from yamnet import patch_examples
 
-SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                           'schema', 'embeddings.pbtxt')
-CLIP_SCHEMA_FILE = os.path.join(os.path.dirname(SCHEMA_FILE), 'clips.pbtxt')
-# Clip-level features data validation checks (not the audio itself).
-CLIP_FACTS = ('category', 'fold', 'target', 'source_sample_rate',
-              'source_channels', 'duration_s', 'peak', 'rms_dbfs')
+# The curated schemas, as this checkout or installation holds them.
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          'schema')
+EMBEDDING_SCHEMA = 'embeddings.pbtxt'
+CLIP_SCHEMA = 'clips.pbtxt'
 PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
 RUN_FN = 'models.model.run_fn'
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
@@ -71,7 +77,7 @@ def clip_eval_config(min_accuracy: float) -> tfma.EvalConfig:
           prediction_key='probabilities')],
       slicing_specs=[tfma.SlicingSpec(),
                      tfma.SlicingSpec(
-                         feature_keys=[contract.CLIP_CLASS_FEATURE])],
+                         feature_keys=[clip_examples.CATEGORY])],
       metrics_specs=[tfma.MetricsSpec(metrics=[
           tfma.MetricConfig(class_name='ExampleCount'),
           tfma.MetricConfig(class_name='SparseCategoricalCrossentropy',
@@ -87,10 +93,10 @@ def patch_eval_config() -> tfma.EvalConfig:
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(
           signature_name=contract.EVALUATION_SIGNATURE,
-          label_key=features.LABEL,
+          label_key=patch_examples.LABEL,
           prediction_key='probabilities')],
       slicing_specs=[tfma.SlicingSpec(),
-                     tfma.SlicingSpec(feature_keys=[features.LABEL])],
+                     tfma.SlicingSpec(feature_keys=[patch_examples.LABEL])],
       metrics_specs=[tfma.MetricsSpec(metrics=[
           tfma.MetricConfig(class_name='ExampleCount'),
           tfma.MetricConfig(class_name='SparseCategoricalCrossentropy',
@@ -99,75 +105,122 @@ def patch_eval_config() -> tfma.EvalConfig:
       ])])
 
 
-def create_pipeline(
-    pipeline_name: str,
-    pipeline_root: str,
-    data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
-    yamnet_handle: str,
-    yamnet_fingerprint: str,
-    classes: Union[Sequence[str], tfx.dsl.experimental.RuntimeParameter],
-    serving_model_dir: str,
-    train_folds: Sequence[int] = (1, 2, 3),
-    eval_folds: Sequence[int] = (4,),
-    test_folds: Sequence[int] = (5,),
-    min_accuracy: float = 0.6,
-    max_quarantine_fraction: float = 0.05,
-    embedding_batch_size: int = 16,
-    hyperparameters: Optional[dict] = None,
-    beam_pipeline_args: Optional[List[str]] = None,
-    metadata_connection_config=None,
-    enable_cache: bool = True,
-    schema_file: str = SCHEMA_FILE,
-    clip_schema_file: str = CLIP_SCHEMA_FILE,
-) -> tfx.dsl.Pipeline:
-  """Builds the pipeline; it reads nothing and has no side effects.
+@dataclasses.dataclass(frozen=True)
+class Deployment:
+  """How one orchestrator runs the pipeline: names, places, Beam arguments."""
+  pipeline_name: str
+  pipeline_root: str
+  serving_model_dir: str
+  # The config's Beam arguments as this orchestrator passes them.
+  beam_pipeline_args: Tuple[str, ...] = ()
+  # None: the orchestrator's own MLMD (Kubeflow, Vertex AI).
+  metadata_connection_config: Optional[
+      metadata_store_pb2.ConnectionConfig] = None
+  # The schema folder as the machine running ImportSchemaGen sees it.
+  schema_dir: str = SCHEMA_DIR
+  # Runtime parameters (Kubeflow) set per run instead of the config's value;
+  # classes as a JSON list.
+  data_root: Optional[tfx.dsl.experimental.RuntimeParameter] = None
+  classes: Optional[tfx.dsl.experimental.RuntimeParameter] = None
 
-  data_root and classes may be str RuntimeParameters (classes as a JSON list)
-  so that Kubeflow users set them per run. schema_file is where the schema is
-  on the machine that runs ImportSchemaGen, e.g. inside the image.
+
+def local_deployment(config: configs.PipelineConfig) -> Deployment:
+  """Everything under the config's output folder, MLMD in SQLite.
+
+  For the DirectRunner the Beam arguments name this checkout's setup.py
+  (components/beam_options.py says why).
   """
-  train_splits = splits.fold_split_names(train_folds)
-  eval_splits = splits.fold_split_names(eval_folds)
-  test_splits = splits.fold_split_names(test_folds)
-  overlap = (set(train_splits) & set(eval_splits) | set(train_splits) &
-             set(test_splits) | set(eval_splits) & set(test_splits))
-  if overlap:
-    raise ValueError(f'train, eval and test folds overlap: {sorted(overlap)}')
+  return Deployment(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      beam_pipeline_args=tuple(
+          beam_options.local_beam_args(config.beam_pipeline_args)),
+      serving_model_dir=config.serving_model_dir,
+      metadata_connection_config=tfx.orchestration.metadata
+      .sqlite_metadata_connection_config(config.metadata_path))
 
+
+def _value(parameter: Optional[tfx.dsl.experimental.RuntimeParameter],
+           value) -> Union[str, tfx.dsl.experimental.RuntimeParameter]:
+  return value if parameter is None else parameter
+
+
+def _ingestion(config: configs.PipelineConfig, yamnet_fingerprint: str,
+               deployment: Deployment):
+  """ExampleGen and the embedding step: the nodes every pipeline starts with."""
   example_gen = Esc50ExampleGen(
-      data_root=data_root, classes=classes,
-      max_quarantine_fraction=max_quarantine_fraction)
-
+      data_root=_value(deployment.data_root, config.data_root),
+      classes=_value(deployment.classes, config.classes),
+      max_quarantine_fraction=config.max_quarantine_fraction,
+  ).with_id(nodes.EXAMPLE_GEN)
   embedding_gen = YamnetEmbeddingGen(
       examples=example_gen.outputs['examples'],
-      yamnet_handle=yamnet_handle,
+      yamnet_handle=config.yamnet_handle,
       yamnet_fingerprint=yamnet_fingerprint,
-      batch_size=embedding_batch_size)
+      batch_size=config.embedding_batch_size).with_id(nodes.EMBEDDING_GEN)
+  return example_gen, embedding_gen
+
+
+def _pipeline(config: configs.PipelineConfig, deployment: Deployment,
+              components) -> tfx.dsl.Pipeline:
+  return tfx.dsl.Pipeline(
+      pipeline_name=deployment.pipeline_name,
+      pipeline_root=deployment.pipeline_root,
+      components=components,
+      enable_cache=config.enable_cache,
+      metadata_connection_config=deployment.metadata_connection_config,
+      beam_pipeline_args=list(deployment.beam_pipeline_args))
+
+
+def create_embedding_pipeline(config: configs.PipelineConfig,
+                              yamnet_fingerprint: str,
+                              deployment: Deployment) -> tfx.dsl.Pipeline:
+  """The pipeline's first two nodes alone: what cross-validation embeds with."""
+  return _pipeline(config, deployment,
+                   list(_ingestion(config, yamnet_fingerprint, deployment)))
+
+
+def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
+                    deployment: Deployment) -> tfx.dsl.Pipeline:
+  """Builds the pipeline; it reads nothing and has no side effects.
+
+  yamnet_fingerprint identifies the YAMNet weights (yamnet/loader.py); it is
+  recorded with the embeddings, so another model never reuses them.
+  """
+  train_splits = splits.fold_split_names(config.train_folds)
+  eval_splits = splits.fold_split_names(config.eval_folds)
+  test_splits = splits.fold_split_names(config.test_folds)
+  example_gen, embedding_gen = _ingestion(config, yamnet_fingerprint,
+                                          deployment)
 
   # Data validation: clip-level facts and embeddings against curated schemas;
   # the gate stops the run before Transform when either has an anomaly.
   clip_statistics = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'],
-      stats_options=tfdv.StatsOptions(feature_allowlist=list(CLIP_FACTS)),
-  ).with_id('clip_statistics')
+      stats_options=tfdv.StatsOptions(
+          feature_allowlist=list(clip_examples.VALIDATED_FEATURES)),
+  ).with_id(nodes.CLIP_STATISTICS)
   clip_schema = tfx.components.ImportSchemaGen(
-      schema_file=clip_schema_file).with_id('clip_schema')
+      schema_file=os.path.join(deployment.schema_dir, CLIP_SCHEMA)
+  ).with_id(nodes.CLIP_SCHEMA)
   clip_validator = tfx.components.ExampleValidator(
       statistics=clip_statistics.outputs['statistics'],
-      schema=clip_schema.outputs['schema']).with_id('clip_validator')
+      schema=clip_schema.outputs['schema']).with_id(nodes.CLIP_VALIDATOR)
 
   schema_gen = tfx.components.ImportSchemaGen(
-      schema_file=schema_file).with_id('embedding_schema')
+      schema_file=os.path.join(deployment.schema_dir, EMBEDDING_SCHEMA)
+  ).with_id(nodes.EMBEDDING_SCHEMA)
   embedding_statistics = tfx.components.StatisticsGen(
       examples=embedding_gen.outputs['embeddings'],
-  ).with_id('embedding_statistics')
+  ).with_id(nodes.EMBEDDING_STATISTICS)
   embedding_validator = tfx.components.ExampleValidator(
       statistics=embedding_statistics.outputs['statistics'],
-      schema=schema_gen.outputs['schema']).with_id('embedding_validator')
+      schema=schema_gen.outputs['schema']).with_id(nodes.EMBEDDING_VALIDATOR)
   validation_gate = ValidationGate(
       schema=schema_gen.outputs['schema'],
       clip_anomalies=clip_validator.outputs['anomalies'],
-      embedding_anomalies=embedding_validator.outputs['anomalies'])
+      embedding_anomalies=embedding_validator.outputs['anomalies'],
+  ).with_id(nodes.VALIDATION_GATE)
 
   transform = tfx.components.Transform(
       examples=embedding_gen.outputs['embeddings'],
@@ -175,7 +228,8 @@ def create_pipeline(
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=transform_pb2.SplitsConfig(
           analyze=train_splits,
-          transform=train_splits + eval_splits + test_splits))
+          transform=train_splits + eval_splits + test_splits),
+  ).with_id(nodes.TRANSFORM)
 
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
@@ -184,15 +238,16 @@ def create_pipeline(
       schema=validation_gate.outputs['validated_schema'],
       train_args=tfx.proto.TrainArgs(splits=train_splits),
       eval_args=tfx.proto.EvalArgs(splits=eval_splits),
-      custom_config={model_module.YAMNET_HANDLE: yamnet_handle,
-                     **(hyperparameters or {})})
+      custom_config={hp.YAMNET_HANDLE_KEY: config.yamnet_handle,
+                     **config.hyperparameters.to_custom_config()},
+  ).with_id(nodes.TRAINER)
 
   model_resolver = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(
           type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('latest_blessed_model_resolver')
+  ).with_id(nodes.MODEL_RESOLVER)
 
   # The gate: clip level, on ExampleGen's clips, against the last blessed.
   evaluator = tfx.components.Evaluator(
@@ -200,16 +255,18 @@ def create_pipeline(
       model=trainer.outputs['model'],
       baseline_model=model_resolver.outputs['model'],
       example_splits=test_splits,
-      eval_config=clip_eval_config(min_accuracy))
+      eval_config=clip_eval_config(config.min_accuracy),
+  ).with_id(nodes.EVALUATOR)
   patch_evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
       example_splits=test_splits,
-      eval_config=patch_eval_config()).with_id('patch_evaluator')
+      eval_config=patch_eval_config()).with_id(nodes.PATCH_EVALUATOR)
 
   serving_validator = ServingModelValidator(
       model=trainer.outputs['model'],
-      model_blessing=evaluator.outputs['blessing'])
+      model_blessing=evaluator.outputs['blessing'],
+  ).with_id(nodes.SERVING_VALIDATOR)
 
   pusher = AtomicPusher(
       model=trainer.outputs['model'],
@@ -217,16 +274,11 @@ def create_pipeline(
       infra_blessing=serving_validator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=serving_model_dir))).with_id('Pusher')
+              base_directory=deployment.serving_model_dir)),
+  ).with_id(nodes.PUSHER)
 
-  return tfx.dsl.Pipeline(
-      pipeline_name=pipeline_name,
-      pipeline_root=pipeline_root,
-      components=[example_gen, clip_statistics, clip_schema, clip_validator,
-                  embedding_gen, schema_gen, embedding_statistics,
-                  embedding_validator, validation_gate, transform, trainer,
-                  model_resolver, evaluator, patch_evaluator,
-                  serving_validator, pusher],
-      enable_cache=enable_cache,
-      metadata_connection_config=metadata_connection_config,
-      beam_pipeline_args=beam_pipeline_args or [])
+  return _pipeline(config, deployment, [
+      example_gen, clip_statistics, clip_schema, clip_validator,
+      embedding_gen, schema_gen, embedding_statistics, embedding_validator,
+      validation_gate, transform, trainer, model_resolver, evaluator,
+      patch_evaluator, serving_validator, pusher])

@@ -15,21 +15,26 @@ import math
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Optional, Sequence, Tuple, TYPE_CHECKING
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
+from tfx.types import standard_component_specs as keys
 
 from components import examples_io
 from components import quarantine
 from components import splits
-from models import model as model_module
+from components.esc50_example_gen import executor as example_gen
+from components.yamnet_embedding import executor as embedding_gen
+from data import clip_examples
+from data import record_files
+from models import hyperparameters as hp
+from pipeline import configs
 from pipeline import evaluation_results
+from pipeline import mlmd_runs
+from pipeline import nodes
 from pipeline import run_summary
-
-if TYPE_CHECKING:
-  from pipeline import local_runner
 
 REPORT_FILE = 'report.html'
 REPORTS_DIR = 'reports'
@@ -202,20 +207,14 @@ def metric_bars_svg(per_class: Dict[str, Dict[str, float]],
 # What the run recorded --------------------------------------------------
 
 
-def _single(outputs, node: str, key: str):
-  artifacts = outputs.get(node, {}).get(key, [])
-  return artifacts[0] if artifacts else None
-
-
 def clip_counts(examples, classes: Sequence[str]) -> List[List[Any]]:
   """Rows of (class, clips in fold 1..5, total) from ExampleGen's output."""
-  columns = examples_io.read_columns(
+  columns = record_files.read_columns(
       examples_io.split_files(examples, splits.ALL_FOLD_SPLITS),
-      {'category': tf.io.FixedLenFeature([], tf.string),
-       'fold': tf.io.FixedLenFeature([], tf.int64)})
+      clip_examples.parse_spec([clip_examples.CATEGORY, clip_examples.FOLD]))
   counts = collections.Counter(
-      zip((examples_io.decode(c) for c in columns['category']),
-          columns['fold'].tolist()))
+      zip((record_files.decode(c) for c in columns[clip_examples.CATEGORY]),
+          columns[clip_examples.FOLD].tolist()))
   folds = [splits.fold_of_split(s) for s in splits.ALL_FOLD_SPLITS]
   rows = []
   for name in classes:
@@ -245,18 +244,17 @@ def training_history(model_run_uri: str) -> Dict[str, List[float]]:
 # Sections ----------------------------------------------------------------
 
 
-def _overview(config, summary) -> str:
-  components = summary['components']
-  names = sorted(components, key=lambda n: (
-      run_summary.NODE_ORDER.index(n) if n in run_summary.NODE_ORDER
-      else len(run_summary.NODE_ORDER), n))
-  status_class = 'ok' if summary['status'] == 'complete' else 'bad'
+def _overview(config: configs.PipelineConfig,
+              summary: run_summary.RunSummary) -> str:
+  components = summary.components
+  names = sorted(components, key=nodes.order_key)
+  status_class = 'ok' if summary.status == 'complete' else 'bad'
   facts = [
-      ('Status', f'<span class="{status_class}">{_e(summary["status"])}'
+      ('Status', f'<span class="{status_class}">{_e(summary.status)}'
                  '</span>'),
       ('Data root', _e(config.data_root)),
       ('Classes', _e(', '.join(config.classes))),
-      ('YAMNet', _e((summary.get('yamnet') or {}).get('handle') or
+      ('YAMNet', _e((summary.yamnet and summary.yamnet.handle) or
                     config.yamnet_handle)),
       ('Folds', _e(f'train {list(config.train_folds)}, early stopping '
                    f'{list(config.eval_folds)}, '
@@ -266,18 +264,19 @@ def _overview(config, summary) -> str:
                  for k, v in facts)
   return (f'<table>{rows}</table>' + _table(
       ['component', 'status', 'seconds'],
-      [[n, components[n]['status'], components[n]['seconds']] for n in names],
+      [[n, components[n].status, components[n].seconds] for n in names],
       text_columns=(1,)))
 
 
-def _data_section(config, summary, outputs) -> str:
-  clips = summary['clips']
+def _data_section(config: configs.PipelineConfig,
+                  summary: run_summary.RunSummary, run: mlmd_runs.Run) -> str:
+  clips = summary.clips
   parts = ['<h2 id="data">Data</h2>',
-           f'<p>Clips: {_e(clips.get("listed"))} listed, '
-           f'{_e(clips.get("embedded"))} embedded, '
-           f'{_e(clips.get("quarantined"))} quarantined '
-           f'({_e(clips.get("patches"))} YAMNet patches of 0.96 s).</p>']
-  examples = _single(outputs, 'Esc50ExampleGen', 'examples')
+           f'<p>Clips: {_e(clips.listed)} listed, '
+           f'{_e(clips.embedded)} embedded, '
+           f'{_e(clips.quarantined)} quarantined '
+           f'({_e(clips.patches)} YAMNet patches of 0.96 s).</p>']
+  examples = run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY)
   if examples:
     rows = clip_counts(examples, config.classes)
     folds = [f'fold {splits.fold_of_split(s)}' for s in splits.ALL_FOLD_SPLITS]
@@ -285,9 +284,10 @@ def _data_section(config, summary, outputs) -> str:
                  + _table(['class'] + folds + ['total'], rows))
   quarantined = [
       [stage] + [record[field] for field in quarantine.FIELDS]
-      for stage, node in (('decoding', 'Esc50ExampleGen'),
-                          ('embedding', 'YamnetEmbeddingGen'))
-      for artifact in outputs.get(node, {}).get('quarantine', [])
+      for stage, node, key in (
+          ('decoding', nodes.EXAMPLE_GEN, example_gen.QUARANTINE_KEY),
+          ('embedding', nodes.EMBEDDING_GEN, embedding_gen.QUARANTINE_KEY))
+      for artifact in run.artifacts(node, key)
       for record in quarantine.read_quarantine(artifact.uri)]
   if quarantined:
     parts.append('<p>Quarantined clips, with the reason:</p>' + _table(
@@ -298,19 +298,20 @@ def _data_section(config, summary, outputs) -> str:
   return ''.join(parts)
 
 
-def _training_section(config, outputs) -> str:
-  model_run = _single(outputs, 'Trainer', 'model_run')
+def _training_section(run: mlmd_runs.Run) -> str:
+  model_run = run.single(nodes.TRAINER, keys.MODEL_RUN_KEY)
   history = training_history(model_run.uri) if model_run else {}
   if not history:
     return ('<h2 id="training">Training</h2><p>No training logs in this '
             'run.</p>')
   val_loss = history.get('validation loss')
   best = int(np.argmin(val_loss)) + 1 if val_loss else None
-  refit = {**model_module.HYPERPARAMETER_DEFAULTS,
-           **config.hyperparameters}['refit']
+  # What the Trainer recorded it used, not today's defaults.
+  refit = hp.read_record(model_run.uri).get('refit')
   then = (f'the exported head was then trained afresh on the train and eval '
-          f'folds for {best} epochs' if model_module.is_set(refit) else
-          'its weights were exported')
+          f'folds for {best} epochs' if refit else
+          'its weights were exported' if refit is not None else
+          'the Trainer recorded no refit setting')
   note = (f'<p>{len(val_loss)} epochs; early stopping chose epoch {best} '
           f'(lowest validation loss, {val_loss[best - 1]:.4g}); {then}.</p>'
           if best else '')
@@ -325,12 +326,13 @@ def _training_section(config, outputs) -> str:
           f'<div class="charts">{"".join(charts)}</div>')
 
 
-def _evaluation_section(config, summary) -> str:
+def _evaluation_section(config: configs.PipelineConfig,
+                        summary: run_summary.RunSummary) -> str:
   parts = ['<h2 id="evaluation">Test folds</h2>']
-  recorded = summary.get('confusion_matrix')
+  recorded = summary.confusion_matrix
   if recorded:
-    matrix = np.array(recorded['matrix'])
-    clips = evaluation_results.per_class_metrics(matrix, recorded['classes'])
+    matrix = np.array(recorded.matrix)
+    clips = evaluation_results.per_class_metrics(matrix, recorded.classes)
     parts.append(
         f'<p>Clip accuracy of the trained model on folds '
         f'{_e(list(config.test_folds))}: <b>{_fmt(clips["accuracy"])}</b> '
@@ -338,7 +340,7 @@ def _evaluation_section(config, summary) -> str:
         'each clip as TF Serving does: YAMNet, the head, logits averaged over '
         'the clip\'s patches, argmax.</p>')
     parts.append('<div class="charts">' +
-                 confusion_svg(matrix, recorded['classes']) +
+                 confusion_svg(matrix, recorded.classes) +
                  metric_bars_svg(clips['per_class']) + '</div>')
     parts.append(_table(
         ['class', 'precision', 'recall', 'F1', 'clips'],
@@ -346,36 +348,38 @@ def _evaluation_section(config, summary) -> str:
           m['support']] for name, m in clips['per_class'].items()]))
   else:
     parts.append('<p>No clip-level evaluation in this run.</p>')
-  for label, key in (('Clip-level metrics (the push gate)', 'metrics'),
-                     ('Patch-level metrics (the source recipe\'s view, '
-                      'reported only)', 'patch_metrics')):
-    if summary.get(key):
+  for label, metrics in (('Clip-level metrics (the push gate)',
+                           summary.metrics),
+                          ('Patch-level metrics (the source recipe\'s view, '
+                           'reported only)', summary.patch_metrics)):
+    if metrics:
       parts.append(f'<p>{label}:</p>' + _table(
           ['metric', 'value'],
-          [[k, _fmt(v, 4)] for k, v in sorted(summary[key].items())]))
+          [[k, _fmt(v, 4)] for k, v in sorted(metrics.items())]))
   return ''.join(parts)
 
 
-def _gate_section(config, summary) -> str:
+def _gate_section(config: configs.PipelineConfig,
+                  summary: run_summary.RunSummary) -> str:
   parts = ['<h2 id="gate">Gate and push</h2>']
-  if summary['blessed'] is None:
+  if summary.blessed is None:
     parts.append('<p>The Evaluator did not run.</p>')
   else:
-    verdict = ('<span class="ok">blessed</span>' if summary['blessed'] else
+    verdict = ('<span class="ok">blessed</span>' if summary.blessed else
                '<span class="bad">not blessed</span>')
     parts.append(
         f'<p>Gate: {verdict}. Required: clip accuracy on the test folds of '
         f'at least {config.min_accuracy:g} overall, and no lower than the '
         'last blessed model\'s. Per-class figures are reported, not '
         'gated.</p>')
-    parts.append(f'<p>{_e(summary["blessing_reason"])}.</p>')
-  check = summary.get('serving_check')
+    parts.append(f'<p>{_e(summary.blessing_reason)}.</p>')
+  check = summary.serving_check
   if check:
     parts.append(f'<p>Serving check: '
-                 f'{"passed" if check["passed"] else "failed"} '
-                 f'({_e(check["reason"])}).</p>')
-  if summary['pushed']:
-    path = summary['pushed_path'].rstrip('/')
+                 f'{"passed" if check.passed else "failed"} '
+                 f'({_e(check.reason)}).</p>')
+  if summary.pushed:
+    path = summary.pushed_path.rstrip('/')
     parts.append(f'<p>Pushed version <b>{_e(os.path.basename(path))}</b> '
                  f'to {_e(path)}.</p>')
   else:
@@ -383,36 +387,36 @@ def _gate_section(config, summary) -> str:
   return ''.join(parts)
 
 
-def render(config: 'local_runner.RunConfig', summary: Dict[str, Any],
-           outputs) -> str:
+def render(config: configs.PipelineConfig, summary: run_summary.RunSummary,
+           run: mlmd_runs.Run) -> str:
   """The report's HTML for a run's summary and output artifacts."""
-  title = f'{summary["pipeline"]} run {summary["run_id"]}'
+  title = f'{summary.pipeline} run {summary.run_id}'
   generated = datetime.datetime.now().isoformat(timespec='seconds')
   return ''.join([
       '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
       f'<title>{_e(title)}</title><style>{_CSS}</style></head><body>',
       f'<h1>{_e(title)}</h1><p>Report generated {generated}.</p>',
       _overview(config, summary),
-      _data_section(config, summary, outputs),
-      _training_section(config, outputs),
+      _data_section(config, summary, run),
+      _training_section(run),
       _evaluation_section(config, summary),
       _gate_section(config, summary),
       '</body></html>\n'])
 
 
-def write_report(config: 'local_runner.RunConfig',
-                 summary: Dict[str, Any]) -> str:
+def write_report(config: configs.PipelineConfig,
+                 summary: run_summary.RunSummary) -> str:
   """Writes reports/<run id>.html and a copy as report.html; returns the first.
 
   Each run keeps its own report; report.html is always the latest one.
   """
-  outputs = run_summary.latest_run_outputs(
+  run = mlmd_runs.latest_run(
       tfx.orchestration.metadata.sqlite_metadata_connection_config(
           config.metadata_path), config.pipeline_name)
-  name = re.sub(r'[^\w.-]', '-', summary['run_id']) + '.html'
+  name = re.sub(r'[^\w.-]', '-', summary.run_id) + '.html'
   path = os.path.join(config.output_dir, REPORTS_DIR, name)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, 'w', encoding='utf-8') as f:
-    f.write(render(config, summary, outputs))
+    f.write(render(config, summary, run))
   shutil.copyfile(path, os.path.join(config.output_dir, REPORT_FILE))
   return path

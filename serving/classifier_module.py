@@ -28,12 +28,13 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.yamnet import loader
 from data import audio
+from data import clip_examples
 from serving import contract
 from serving import wav_ops
+from yamnet import spec
+from yamnet import patch_examples as patches
 
-EMBEDDING_SIZE = 1024
 
 
 class SoundClassifier(tf.Module):
@@ -112,9 +113,9 @@ class SoundClassifier(tf.Module):
   def evaluate_examples(self, examples: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Per-patch probabilities from serialized transformed Examples (TFMA)."""
     parsed = tf.io.parse_example(examples, {
-        'embedding': tf.io.FixedLenFeature([EMBEDDING_SIZE], tf.float32)})
+        patches.EMBEDDING: patches.TRANSFORMED_FEATURE_SPEC[patches.EMBEDDING]})
     return {'probabilities': tf.nn.softmax(
-        self.head_logits(parsed['embedding']))}
+        self.head_logits(parsed[patches.EMBEDDING]))}
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')])
@@ -125,9 +126,9 @@ class SoundClassifier(tf.Module):
     Each clip goes through __call__, the computation TF Serving runs, so the
     gate judges what is served.
     """
-    audio = tf.io.parse_example(examples, {
-        contract.CLIP_AUDIO_FEATURE: tf.io.RaggedFeature(tf.float32)
-    })[contract.CLIP_AUDIO_FEATURE]
+    audio = tf.io.parse_example(
+        examples, clip_examples.parse_spec([clip_examples.AUDIO])
+    )[clip_examples.AUDIO]
     scores = tf.map_fn(
         self.__call__, audio,
         fn_output_signature=tf.TensorSpec([None], tf.float32))
@@ -137,9 +138,9 @@ class SoundClassifier(tf.Module):
       tf.TensorSpec([None], tf.string, name='examples')])
   def clip_label_indices(self, examples: tf.Tensor) -> Dict[str, tf.Tensor]:
     """The class index of each clip Example's category; -1 if untrained."""
-    category = tf.io.parse_example(examples, {
-        contract.CLIP_CLASS_FEATURE: tf.io.FixedLenFeature([], tf.string)
-    })[contract.CLIP_CLASS_FEATURE]
+    category = tf.io.parse_example(
+        examples, clip_examples.parse_spec([clip_examples.CATEGORY])
+    )[clip_examples.CATEGORY]
     matches = tf.equal(category[:, tf.newaxis],
                        self.class_names[tf.newaxis, :])
     index = tf.argmax(tf.cast(matches, tf.int64), axis=1)
@@ -180,8 +181,8 @@ def model_card(signatures: Dict[str, Any], class_names: Sequence[str],
       'class_names': list(class_names),
       'sample_rate': audio.TARGET_SAMPLE_RATE,
       'patches': '0.96 s YAMNet patches every '
-                 f'{loader.PATCH_HOP_SAMPLES / loader.SAMPLE_RATE} s; clips '
-                 f'shorter than {loader.PATCH_SAMPLES} samples are zero-padded '
+                 f'{spec.PATCH_HOP_SAMPLES / spec.SAMPLE_RATE} s; clips '
+                 f'shorter than {spec.PATCH_SAMPLES} samples are zero-padded '
                  'to one patch',
       'wav_input': {
           'encodings': list(wav_ops.SUPPORTED_ENCODINGS),

@@ -17,9 +17,6 @@ EVALUATION_SIGNATURE = 'evaluation'
 CLIP_EVALUATION_SIGNATURE = 'clip_evaluation'
 CLIP_LABEL_SIGNATURE = 'clip_label'
 CLIP_LABEL = 'label_index'
-# Features of the clip Examples Esc50ExampleGen writes.
-CLIP_AUDIO_FEATURE = 'audio'
-CLIP_CLASS_FEATURE = 'category'
 AUDIO_INPUT = 'audio'
 WAV_INPUT = 'wav'
 OUTPUT_NAMES = ('classifier', 'probabilities', 'class_index', 'class_name',

@@ -33,7 +33,7 @@ def require_shared() -> None:
 @pytest.fixture(scope='session')
 def standin_yamnet(tmp_path_factory) -> str:
   """The project's YAMNet-shaped SavedModel, built once per session."""
-  from components.yamnet import standin  # pylint: disable=g-import-not-at-top
+  from yamnet import standin  # pylint: disable=g-import-not-at-top
   return standin.build_standin_yamnet(
       str(tmp_path_factory.mktemp('yamnet') / 'standin'), seed=0)
 
@@ -42,16 +42,19 @@ def standin_yamnet(tmp_path_factory) -> str:
 def demo_run(tmp_path_factory):
   """One offline pipeline run on synthetic dog/cat clips, shared by all tests.
 
-  Returns (RunConfig, summary). The pushed model is under
+  Returns (PipelineConfig, RunSummary). The pushed model is under
   config.serving_model_dir; MLMD is config.metadata_path.
   """
+  from models import hyperparameters  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
   from pipeline import demo  # pylint: disable=g-import-not-at-top
   from pipeline import local_runner  # pylint: disable=g-import-not-at-top
   output = str(tmp_path_factory.mktemp('demo_run'))
   data_root, yamnet_dir = demo.prepare_demo_inputs(
       output, ['dog', 'cat'], clips_per_class_per_fold=3, seed=0)
-  config = local_runner.RunConfig(
+  config = configs.PipelineConfig(
       data_root=data_root, yamnet_handle=yamnet_dir, classes=['dog', 'cat'],
-      output_dir=output, hyperparameters={'epochs': 10})
+      output_dir=output,
+      hyperparameters=hyperparameters.Hyperparameters(epochs=10))
   summary = local_runner.run_local(config)
   return config, summary

@@ -15,7 +15,7 @@ import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components.yamnet import standin
+from yamnet import standin
 from data import synthetic
 
 DAG_ID = 'yamnet-sound_classifier'

@@ -10,7 +10,9 @@ from conftest import REPO_ROOT
 from components import beam_options
 from components.yamnet_embedding import executor
 from pipeline import cross_validation
+from pipeline import configs
 from pipeline import local_runner
+from pipeline import pipeline as pipeline_def
 
 MULTI_THREADING = ['--direct_running_mode=multi_threading',
                    '--direct_num_workers=2']
@@ -68,14 +70,15 @@ def test_beam_executors_build_no_tfx_package(monkeypatch, tmp_path):
 
 
 def test_local_runs_pass_the_local_arguments(tmp_path):
-  config = local_runner.RunConfig(
+  config = configs.PipelineConfig(
       data_root=str(tmp_path / 'esc50'), yamnet_handle=str(tmp_path / 'y'),
       classes=['dog', 'cat'], output_dir=str(tmp_path / 'out'),
       beam_pipeline_args=list(MULTI_THREADING))
   expected = MULTI_THREADING + [PROJECT_SETUP]
   assert local_runner.build_pipeline(config, 'fp').beam_pipeline_args == (
       expected)
-  assert cross_validation.embedding_pipeline(
-      config, 'fp').beam_pipeline_args == expected
+  assert pipeline_def.create_embedding_pipeline(
+      cross_validation.cv_config(config), 'fp',
+      pipeline_def.local_deployment(config)).beam_pipeline_args == expected
   # The configuration itself is left as the user gave it.
-  assert config.beam_pipeline_args == MULTI_THREADING
+  assert list(config.beam_pipeline_args) == MULTI_THREADING

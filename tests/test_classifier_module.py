@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.yamnet import loader
+from yamnet import loader
 from serving import classifier_module
 
 

@@ -6,7 +6,9 @@ import sys
 import pytest
 
 from pipeline import cli
+from pipeline import configs
 from pipeline import local_runner
+from pipeline import options
 
 
 def test_help_lists_subcommands_without_loading_tensorflow():
@@ -47,8 +49,9 @@ def test_environment_variables_are_the_defaults(monkeypatch):
   monkeypatch.setenv('ESC50_ROOT', '/data/esc50')
   monkeypatch.setenv('YAMNET_HANDLE', '/models/yamnet')
   args = cli.build_parser().parse_args(['run'])
-  assert args.data_root == '/data/esc50'
-  assert args.yamnet == '/models/yamnet'
+  config = options.build_config(options.ALL_FIELDS, args)
+  assert config.data_root == '/data/esc50'
+  assert config.yamnet_handle == '/models/yamnet'
 
 
 def test_bad_fold_list_is_rejected():
@@ -72,7 +75,7 @@ def test_run_refuses_an_output_another_run_holds(tmp_path, standin_yamnet):
   data_root = str(tmp_path / 'data')
   synthetic.write_synthetic_esc50(data_root, clips_per_class_per_fold=1,
                                   duration_s=0.5)
-  config = local_runner.RunConfig(
+  config = configs.PipelineConfig(
       data_root=data_root, yamnet_handle=standin_yamnet,
       classes=['dog', 'cat'], output_dir=str(tmp_path / 'out'))
   with local_runner.exclusive_output(config.output_dir):

@@ -16,7 +16,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 from tfx.utils import proto_utils
 
-from components.yamnet import loader
+from yamnet import loader
 from pipeline import evaluation_results
 from pipeline import pipeline
 from serving import classifier_module

@@ -20,6 +20,8 @@ from conftest import require_shared
 from data import esc50_csv
 from data import synthetic
 from pipeline import cli
+from models import hyperparameters
+from pipeline import configs
 from pipeline import cross_validation
 
 CLASSES = ['dog', 'rooster', 'rain']
@@ -32,8 +34,10 @@ def cv_runs(standin_yamnet, tmp_path_factory):
   synthetic.write_synthetic_esc50(data_root, classes=CLASSES,
                                   clips_per_class_per_fold=2, seed=3)
   output = str(tmp_path_factory.mktemp('cv_output'))
-  config = cross_validation.cv_config(data_root, standin_yamnet, CLASSES,
-                                      output, epochs=10)
+  config = cross_validation.cv_config(configs.PipelineConfig(
+      data_root=data_root, yamnet_handle=standin_yamnet, classes=CLASSES,
+      output_dir=output,
+      hyperparameters=hyperparameters.Hyperparameters(epochs=10)))
   first = cross_validation.cross_validate(config)
   stdout = io.StringIO()
   with contextlib.redirect_stdout(stdout):
@@ -133,9 +137,9 @@ def test_cv_without_data_root_is_a_usage_error(monkeypatch, capsys):
 def test_dog_vs_cat_on_real_esc50_clips(tmp_path):
   """Slow: embeds 16 real clips with the real YAMNet, then 5 folds."""
   require_shared()
-  config = cross_validation.cv_config(
-      str(SHARED_ESC50), str(SHARED_YAMNET), ['dog', 'cat'],
-      str(tmp_path))
+  config = cross_validation.cv_config(configs.PipelineConfig(
+      data_root=str(SHARED_ESC50), yamnet_handle=str(SHARED_YAMNET),
+      classes=['dog', 'cat'], output_dir=str(tmp_path)))
   result = cross_validation.cross_validate(config)
   print('\n' + cross_validation.format_result(result))
   assert len(result['predictions']) == 16

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from apache_beam.utils import shared
 
-from components import record_files
+from data import record_files
 from components.yamnet_embedding import embed
 
 

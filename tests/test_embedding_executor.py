@@ -7,7 +7,7 @@ from tfx.types import artifact_utils
 
 from components import quarantine
 from components import splits
-from components.yamnet import loader
+from yamnet import loader
 from data import synthetic
 from tfx_artifacts import read_split
 from tfx_artifacts import run_embedding

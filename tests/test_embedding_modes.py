@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
+from components import artifact_properties as properties
 from components import quarantine
 from components import splits
 from components.yamnet_embedding import executor
@@ -70,11 +71,11 @@ def test_multi_processing_records_the_same_properties(runs):
   clips, by_mode = runs
   (in_memory, _), (parallel, failures) = (by_mode['in_memory'],
                                           by_mode['multi_processing'])
-  for name in (executor.CLIPS_EMBEDDED, executor.PATCHES,
-               executor.CLIPS_QUARANTINED):
+  for name in (properties.CLIPS_EMBEDDED, properties.PATCHES,
+               properties.CLIPS_QUARANTINED):
     assert (parallel.get_int_custom_property(name) ==
             in_memory.get_int_custom_property(name)), name
-  assert parallel.get_int_custom_property(executor.CLIPS_EMBEDDED) == 10
+  assert parallel.get_int_custom_property(properties.CLIPS_EMBEDDED) == 10
   assert parallel.split_names == clips.split_names
   assert quarantine.read_quarantine(failures.uri) == []
 

@@ -15,6 +15,8 @@ from tfx.types import standard_artifacts
 
 from components import splits
 from pipeline import demo
+from models import hyperparameters
+from pipeline import configs
 from pipeline import local_runner
 from tfx_artifacts import read_split
 from tfx_artifacts import run_embedding
@@ -53,9 +55,10 @@ def test_killed_run_reruns_to_the_uninterrupted_result(tmp_path):
   output = str(tmp_path)
   data_root, yamnet = demo.prepare_demo_inputs(
       output, CLASSES, CLIPS_PER_CLASS_PER_FOLD, seed=0)
-  config = local_runner.RunConfig(
+  config = configs.PipelineConfig(
       data_root=data_root, yamnet_handle=yamnet, classes=CLASSES,
-      output_dir=output, hyperparameters={'epochs': 5})
+      output_dir=output,
+      hyperparameters=hyperparameters.Hyperparameters(epochs=5))
   process = subprocess.Popen(
       [sys.executable, '-m', 'pipeline.cli', 'demo', '--output', output,
        '--clips-per-class-per-fold', str(CLIPS_PER_CLASS_PER_FOLD),
@@ -74,7 +77,7 @@ def test_killed_run_reruns_to_the_uninterrupted_result(tmp_path):
   assert (_embedding_state(config.metadata_path) ==
           metadata_store_pb2.Execution.RUNNING), 'killed before it finished'
 
-  summary = local_runner.run_local(config)
+  summary = local_runner.run_local(config).to_json()
 
   assert summary['status'] == 'complete'
   assert summary['components']['YamnetEmbeddingGen']['status'] == 'complete'

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from models import hyperparameters as hp
 from models import model
 
 
@@ -29,7 +30,7 @@ def _data():
 def test_refit_learns_from_the_validation_folds(refit):
   train, validation, probe = _data()
   head, epochs = model.fit_head(train, validation, 2,
-                                {'epochs': 5, 'refit': refit})
+                                hp.Hyperparameters(epochs=5, refit=refit))
   assert 1 <= epochs <= 5
   predicted = head(probe, training=False).numpy().argmax(axis=1)
   on_train = head(train[0], training=False).numpy().argmax(axis=1)
@@ -39,7 +40,28 @@ def test_refit_learns_from_the_validation_folds(refit):
     assert np.mean(predicted == 1) > 0.95
 
 
+def _refit(value):
+  return hp.Hyperparameters.from_custom_config({'refit': value}).refit
+
+
 def test_refit_flag_reads_custom_config_values():
-  assert model.is_set(True) and model.is_set('true') and model.is_set('1')
-  assert not model.is_set(False) and not model.is_set('false')
-  assert not model.is_set(0)
+  assert _refit(True) and _refit('true') and _refit('1')
+  assert not _refit(False) and not _refit('false')
+  assert not _refit(0)
+
+
+def test_custom_config_round_trips_and_converts_json_text():
+  chosen = hp.Hyperparameters(epochs=7, learning_rate=0.01, refit=False)
+  assert hp.Hyperparameters.from_custom_config(
+      chosen.to_custom_config()) == chosen
+  text = {k: str(v) for k, v in chosen.to_custom_config().items()}
+  assert hp.Hyperparameters.from_custom_config(text) == chosen
+  assert hp.Hyperparameters.from_custom_config(
+      {'yamnet_handle': 'x'}) == hp.Hyperparameters()
+
+
+@pytest.mark.parametrize('bad', [{'epochs': 0}, {'dropout': 1.0},
+                                 {'learning_rate': 0.0}])
+def test_impossible_hyperparameters_are_refused(bad):
+  with pytest.raises(ValueError):
+    hp.Hyperparameters(**bad)

@@ -12,8 +12,10 @@ from tfx import v1 as tfx
 from tfx.utils import import_utils
 
 from components import quarantine
-from components.yamnet import loader
+from yamnet import loader
+from data import esc50_classes
 from pipeline import cli
+from pipeline import configs
 from pipeline import kubeflow_v2_runner
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -160,8 +162,10 @@ def test_custom_artifact_types_are_importable_in_the_container(job):
 def test_yaml_output_is_a_pipeline_spec_with_defaults(tmp_path):
   output = tmp_path / 'pipeline.yaml'
   kubeflow_v2_runner.compile_kubeflow_pipeline(
-      str(output), data_root=DATA_ROOT, yamnet_handle='gs://models/yamnet',
-      pipeline_root=PIPELINE_ROOT, classes='esc10')
+      configs.PipelineConfig(
+          data_root=DATA_ROOT, yamnet_handle='gs://models/yamnet',
+          classes=esc50_classes.parse_classes('esc10')),
+      str(output), pipeline_root=PIPELINE_ROOT)
   with open(output) as f:
     spec = json_format.ParseDict(yaml.safe_load(f),
                                  pipeline_spec_pb2.PipelineSpec())

@@ -14,7 +14,7 @@ from tfx.types import standard_artifacts
 
 from components.model_validator import executor
 from components.model_validator.component import ServingModelValidator
-from components.yamnet import loader
+from yamnet import loader
 from serving import classifier_module
 from serving import contract
 

@@ -3,11 +3,12 @@
 import numpy as np
 import tensorflow as tf
 
-from components.yamnet_embedding import embed
+from data import clip_examples
+from yamnet import patch_examples
 
 
 def _clip():
-  return embed.Clip(clip_id='3-100032-A-0', filename='3-100032-A-0.wav',
+  return clip_examples.Clip(clip_id='3-100032-A-0', filename='3-100032-A-0.wav',
                     category='dog', target=0, fold=3)
 
 
@@ -29,7 +30,7 @@ def test_each_patch_equals_the_api_built_example():
   # 200 patches: indices beyond one varint byte; extreme float values.
   embeddings = rng.normal(0, 3, (200, 1024)).astype(np.float32)
   embeddings[0, :4] = [0.0, -0.0, 3.4e38, -1.2e-38]
-  patches = list(embed.patch_examples(_clip(), embeddings))
+  patches = list(patch_examples.serialize_patches(_clip(), embeddings))
   assert len(patches) == 200
   for index, serialized in enumerate(patches):
     assert tf.train.Example.FromString(serialized) == _expected(
@@ -38,7 +39,8 @@ def test_each_patch_equals_the_api_built_example():
 
 def test_tensorflow_parses_the_patches():
   embeddings = np.arange(3 * 1024, dtype=np.float32).reshape(3, 1024) / 7
-  parsed = tf.io.parse_example(list(embed.patch_examples(_clip(), embeddings)), {
+  records = patch_examples.serialize_patches(_clip(), embeddings)
+  parsed = tf.io.parse_example(records, {
       'embedding': tf.io.FixedLenFeature([1024], tf.float32),
       'patch_index': tf.io.FixedLenFeature([], tf.int64),
       'num_patches': tf.io.FixedLenFeature([], tf.int64),

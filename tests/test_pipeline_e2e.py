@@ -6,13 +6,14 @@ YAMNet, and a run whose training labels are swapped.
 """
 
 import csv
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.yamnet import standin
+from yamnet import standin
 from data import audio
 from data import synthetic
 from pipeline import local_runner
@@ -29,14 +30,15 @@ def pushed_versions(config):
 
 
 def rerun(config, **changes):
-  new_config = local_runner.RunConfig(**{**config.__dict__, **changes})
-  return new_config, local_runner.run_local(new_config)
+  new_config = dataclasses.replace(config, **changes)
+  return new_config, local_runner.run_local(new_config).to_json()
 
 
 @pytest.fixture(scope='module')
 def runs(demo_run, tmp_path_factory):
   """(first, unchanged rerun, swapped labels, other YAMNet) summaries."""
   config, first = demo_run
+  first = first.to_json()
   versions_after_first = pushed_versions(config)
   _, cached = rerun(config)
   versions_after_rerun = pushed_versions(config)

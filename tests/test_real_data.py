@@ -14,16 +14,17 @@ from conftest import SHARED_ESC50
 from conftest import SHARED_YAMNET
 from conftest import require_shared
 from data import audio
+from pipeline import configs
 from pipeline import local_runner
 
 
 @pytest.fixture(scope='module')
 def real_run(tmp_path_factory):
   require_shared()
-  config = local_runner.RunConfig(
+  config = configs.PipelineConfig(
       data_root=str(SHARED_ESC50), yamnet_handle=str(SHARED_YAMNET),
       classes=['dog', 'cat'], output_dir=str(tmp_path_factory.mktemp('real')))
-  return config, local_runner.run_local(config)
+  return config, local_runner.run_local(config).to_json()
 
 
 def _listed(category_set):

@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from components import record_files
+from data import record_files
 
 
 def _write(path, records, compression):

@@ -2,7 +2,7 @@
 
 Reads the session's demo run (no extra pipeline runs). Later tests may rerun
 the pipeline in the same output directory, so the checks use the run's own
-report (summary['report_path']), not the latest copy.
+report (summary.report_path), not the latest copy.
 """
 
 import collections
@@ -26,13 +26,13 @@ CHROMIUM = '/usr/bin/chromium'
 @pytest.fixture(scope='module')
 def page(demo_run):
   _, summary = demo_run
-  with open(summary['report_path'], encoding='utf-8') as f:
+  with open(summary.report_path, encoding='utf-8') as f:
     return f.read()
 
 
 def test_report_is_written_beside_the_outputs(demo_run):
   config, summary = demo_run
-  path = summary['report_path']
+  path = summary.report_path
   assert os.path.dirname(path) == os.path.join(config.output_dir, 'reports')
   assert os.path.isfile(os.path.join(config.output_dir, 'report.html'))
   assert f'Report: {path}' in run_summary.format_summary(summary)
@@ -56,13 +56,13 @@ def test_every_chart_is_well_formed_svg(page):
 
 def test_report_holds_the_runs_numbers(demo_run, page):
   config, summary = demo_run
-  assert f"{summary['clips']['listed']} listed" in page
-  accuracy = summary['metrics']['sparse_categorical_accuracy']
+  assert f'{summary.clips.listed} listed' in page
+  accuracy = summary.metrics['sparse_categorical_accuracy']
   assert f'<td>{accuracy:.4f}</td>' in page
-  version = os.path.basename(summary['pushed_path'].rstrip('/'))
+  version = os.path.basename(summary.pushed_path.rstrip('/'))
   assert f'Pushed version <b>{version}</b>' in page
   assert 'blessed' in page
-  assert html.escape(summary['blessing_reason']) in page
+  assert html.escape(summary.blessing_reason) in page
   rows = esc50_csv.select_classes(esc50_csv.read_esc50_csv(config.data_root),
                                   config.classes)
   for name in config.classes:
@@ -90,7 +90,7 @@ def test_confusion_matrix_is_the_pushed_models_clip_predictions(demo_run,
       r'<title>(\w+) -> (\w+): (\d+)</title>', page):
     shown[(true, predicted)] += int(count)
   # Independently: the pushed model on the test fold's wav files.
-  model = tf.saved_model.load(summary['pushed_path'])
+  model = tf.saved_model.load(summary.pushed_path)
   names = [n.decode() for n in model.class_names.numpy()]
   expected = collections.Counter()
   for row in esc50_csv.read_esc50_csv(config.data_root):
@@ -116,7 +116,7 @@ def test_report_renders_in_headless_chromium(demo_run, tmp_path):
        '--disable-component-update', '--disable-sync',
        f'--user-data-dir={tmp_path / "profile"}',
        f'--screenshot={screenshot}', '--window-size=1200,2000',
-       'file://' + os.path.abspath(summary['report_path'])],
+       'file://' + os.path.abspath(summary.report_path)],
       check=True, capture_output=True, timeout=180)
   pixels = tf.io.decode_png(screenshot.read_bytes(), channels=3).numpy()
   assert pixels.shape[:2] == (2000, 1200)

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from components.yamnet import loader
+from yamnet import spec
 from data import audio
 from serving import contract
 
@@ -28,7 +28,7 @@ def pushed(demo_run):
   so the version is the one the demo run's own summary names.
   """
   config, summary = demo_run
-  path = summary['pushed_path']
+  path = summary.pushed_path
   assert os.path.dirname(path) == config.serving_model_dir
   assert os.path.basename(path).isdigit()
   return path, tf.saved_model.load(path, tags=['serve'])
@@ -51,7 +51,7 @@ def _clip(seconds, rate=audio.TARGET_SAMPLE_RATE, channels=1, seed=0):
 
 def test_run_validated_and_pushed_the_model(demo_run, pushed):
   config, summary = demo_run
-  assert summary['serving_check']['passed'], summary['serving_check']
+  assert summary.serving_check.passed, summary.serving_check
   # Output folders are named by execution id: the demo run's is the first.
   blessing = min(glob.glob(os.path.join(
       config.pipeline_root, 'ServingModelValidator', 'blessing', '*')),
@@ -64,7 +64,7 @@ def test_run_validated_and_pushed_the_model(demo_run, pushed):
                 'serving_wav on the tone as 44.1 kHz stereo 16-bit WAV: '
                 'probabilities are >= 0 and sum to 1'):
     assert check in report['checks']
-  assert summary['pushed_path'] == pushed[0]
+  assert summary.pushed_path == pushed[0]
   # Only integer version folders beside it: no staging folder left behind.
   assert all(name.isdigit()
              for name in os.listdir(os.path.dirname(pushed[0])))
@@ -129,7 +129,7 @@ def test_serving_wav_hears_a_44k_file_as_training_did(pushed):
 def test_clip_shorter_than_a_patch_is_padded_to_one(pushed):
   _, model = pushed
   short = _clip(0.3)[:, 0]
-  padded = np.pad(short, (0, loader.PATCH_SAMPLES - short.size))
+  padded = np.pad(short, (0, spec.PATCH_SAMPLES - short.size))
   np.testing.assert_allclose(
       _outputs(model, 'serving_default', audio=short)['classifier'],
       _outputs(model, 'serving_default', audio=padded)['classifier'],

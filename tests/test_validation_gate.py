@@ -45,12 +45,14 @@ def _embedding_rows():
 def _run_gate(tmp_path, clip_frame):
   schema = standard_artifacts.Schema()
   schema.uri = str(tmp_path / 'schema')
-  io_utils.copy_file(pipeline_def.SCHEMA_FILE,
-                     os.path.join(schema.uri, 'schema.pbtxt'))
+  io_utils.copy_file(
+      os.path.join(pipeline_def.SCHEMA_DIR, pipeline_def.EMBEDDING_SCHEMA),
+      os.path.join(schema.uri, 'schema.pbtxt'))
   validated = standard_artifacts.Schema()
   validated.uri = str(tmp_path / 'validated')
-  clip_anomalies = _anomalies_artifact(tmp_path, 'clips', clip_frame,
-                                       pipeline_def.CLIP_SCHEMA_FILE)
+  clip_anomalies = _anomalies_artifact(
+      tmp_path, 'clips', clip_frame,
+      os.path.join(pipeline_def.SCHEMA_DIR, pipeline_def.CLIP_SCHEMA))
   # Embedding statistics without the embedding feature are not what this test
   # is about, so validate them against a schema of the columns present.
   embedding_frame = _embedding_rows()

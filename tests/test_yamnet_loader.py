@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.yamnet import loader
-from components.yamnet import standin
+from yamnet import loader
+from yamnet import spec
+from yamnet import standin
 
 _HUB_PATH = '/yamnet/1'
 
@@ -122,7 +123,7 @@ def test_fingerprint_changes_with_seed(export_dir, tmp_path):
 
 
 def test_fingerprint_of_url_and_of_non_model(tmp_path):
-  assert (loader.yamnet_fingerprint(loader.DEFAULT_YAMNET_HANDLE) ==
+  assert (loader.yamnet_fingerprint(spec.DEFAULT_YAMNET_HANDLE) ==
           'url:https://tfhub.dev/google/yamnet/1')
   with pytest.raises(loader.YamnetHandleError, match='no saved_model.pb'):
     loader.yamnet_fingerprint(str(tmp_path))

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from components.yamnet import standin
+from yamnet import standin
 
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 _SHARED_YAMNET = _REPO_ROOT.parent / 'shared' / 'yamnet-savedmodel'

@@ -10,10 +10,10 @@ from tfx.types import standard_artifacts
 from components import beam_options
 from components import examples_io
 from components import quarantine
-from components import record_files
+from data import record_files
 from components.esc50_example_gen import executor as example_gen_executor
 from components.esc50_example_gen.component import Esc50ExampleGen
-from components.yamnet import loader
+from yamnet import loader
 from components.yamnet_embedding import executor as embedding_executor
 from components.yamnet_embedding.component import YamnetEmbeddingGen
 

@@ -94,7 +94,7 @@ class Esc50ExampleGen(base_beam_component.BaseBeamComponent):
 
   def __init__(self, data_root: Union[str, data_types.RuntimeParameter],
                classes: Union[Sequence[str], data_types.RuntimeParameter],
-               max_quarantine_fraction: float = 0.05,
+               max_quarantine_fraction: float,
                output_file_format: Optional[int] = None):
     """`classes` may be a str RuntimeParameter holding their JSON list."""
     spec = Esc50ExampleGenSpec(

@@ -7,7 +7,6 @@ from typing import Any, Dict, List
 
 import apache_beam as beam
 import numpy as np
-import tensorflow as tf
 from tfx import types
 from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
@@ -15,67 +14,22 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
+from components import artifact_properties as properties
 from components import examples_io
-from components import record_files
+from data import record_files
 from components import quarantine
 from components import splits
 from data import audio
+from data import clip_examples
 from data import esc50_csv
 
 CLASSES_KEY = 'classes'
 MAX_QUARANTINE_FRACTION_KEY = 'max_quarantine_fraction'
 QUARANTINE_KEY = 'quarantine'
 
-# Custom properties recorded on the examples artifact (and read by the summary).
-CLIPS_LISTED = 'clips_listed'
-CLIPS_QUARANTINED = 'clips_quarantined'
 
 _METRICS_NAMESPACE = 'esc50_example_gen'
 _LOG_EVERY = 200
-
-
-def _bytes_feature(value: str) -> tf.train.Feature:
-  return tf.train.Feature(bytes_list=tf.train.BytesList(
-      value=[value.encode('utf-8')]))
-
-
-def _int_feature(value: int) -> tf.train.Feature:
-  return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-
-
-def _float_feature(value: float) -> tf.train.Feature:
-  return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
-
-
-def clip_example(row: esc50_csv.ClipRow, waveform: np.ndarray,
-                 source_sample_rate: int,
-                 source_channels: int) -> tf.train.Example:
-  """The clip Example: CSV columns, facts about the clip, 16 kHz audio.
-
-  The facts (source format, duration, level) are what data validation checks,
-  so a dataset of the wrong rate or of near-silent files is caught by name.
-  """
-  peak = float(np.max(np.abs(waveform)))
-  rms = float(np.sqrt(np.mean(np.square(waveform, dtype=np.float64))))
-  return tf.train.Example(features=tf.train.Features(feature={
-      'clip_id': _bytes_feature(row.clip_id),
-      'filename': _bytes_feature(row.filename),
-      'fold': _int_feature(row.fold),
-      'target': _int_feature(row.target),
-      'category': _bytes_feature(row.category),
-      'esc10': _int_feature(row.esc10),
-      'src_file': _bytes_feature(row.src_file),
-      'take': _bytes_feature(row.take),
-      'source_sample_rate': _int_feature(source_sample_rate),
-      'source_channels': _int_feature(source_channels),
-      'num_samples': _int_feature(waveform.shape[0]),
-      'duration_s': _float_feature(
-          waveform.shape[0] / audio.TARGET_SAMPLE_RATE),
-      'peak': _float_feature(peak),
-      'rms_dbfs': _float_feature(20 * np.log10(max(rms, 1e-10))),
-      'audio': tf.train.Feature(float_list=tf.train.FloatList(
-          value=waveform.astype(np.float32))),
-  }))
 
 
 def usable_waveform(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -114,7 +68,8 @@ class DecodeClipFn(beam.DoFn):
           row.clip_id, row.filename, row.fold, row.category, str(error)))
       return
     self._decoded.inc()
-    yield clip_example(row, waveform, sample_rate, samples.shape[1])
+    yield clip_examples.clip_example(row, waveform, sample_rate,
+                                     samples.shape[1])
 
 
 @beam.ptransform_fn
@@ -126,7 +81,7 @@ def WriteClips(clips: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:  #
   this large (about 320 KB) drops a few of them without an error
   (scripts/beam_multithreading_loss.py reproduces it); the order of clips
   does not matter downstream, so the shuffle is left out. Files are
-  uncompressed TFRecords (`components/record_files.py` says why).
+  uncompressed TFRecords (`data/record_files.py` says why).
   """
   return (clips
           | 'Serialize' >> beam.Map(lambda clip: clip.SerializeToString())
@@ -181,8 +136,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples, write_split.to_file_format_str(file_format))
     quarantined = quarantine.read_quarantine(quarantine_uri)
     check_every_clip_written(examples, rows, quarantined)
-    examples.set_int_custom_property(CLIPS_LISTED, len(rows))
-    examples.set_int_custom_property(CLIPS_QUARANTINED, len(quarantined))
+    examples.set_int_custom_property(properties.CLIPS_LISTED, len(rows))
+    examples.set_int_custom_property(properties.CLIPS_QUARANTINED,
+                                     len(quarantined))
     logging.info('Esc50ExampleGen: %d clips listed, %d decoded, %d quarantined',
                  len(rows), len(rows) - len(quarantined), len(quarantined))
     check_quarantine_fraction(

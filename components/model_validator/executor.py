@@ -20,6 +20,8 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from components import artifact_properties as properties
+
 MODEL_KEY = standard_component_specs.MODEL_KEY
 MODEL_BLESSING_KEY = standard_component_specs.MODEL_BLESSING_KEY
 BLESSING_KEY = standard_component_specs.BLESSING_KEY
@@ -27,8 +29,8 @@ TIMEOUT_KEY = 'timeout_seconds'
 DEFAULT_TIMEOUT_SECONDS = 600
 
 # Custom properties of the output InfraBlessing (Pusher reads `blessed`).
-BLESSED = 'blessed'
-REASON = 'reason'
+BLESSED = properties.BLESSED
+REASON = properties.REASON
 REPORT_FILE = 'servable_check.json'
 # Marker files, as TFX's InfraValidator writes them.
 _BLESSED_FILE = 'INFRA_BLESSED'

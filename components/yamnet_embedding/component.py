@@ -54,7 +54,7 @@ class YamnetEmbeddingGen(base_beam_component.BaseBeamComponent):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self, examples: types.BaseChannel, yamnet_handle: str,
-               yamnet_fingerprint: str, batch_size: int = 16):
+               yamnet_fingerprint: str, batch_size: int):
     spec = YamnetEmbeddingGenSpec(
         examples=examples,
         yamnet_handle=yamnet_handle,

@@ -40,32 +40,17 @@ import numpy as np
 import tensorflow as tf
 
 from components import quarantine
-from components import record_files
-from components.yamnet import loader
+from data import clip_examples
+from data import record_files
+from yamnet import loader
+from yamnet import patch_examples
 
 METRICS_NAMESPACE = 'yamnet_embedding'
 # TF's own settings of its thread pools, read when it starts.
 _TF_THREADS_ENV = ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')
-
-CLIP_FEATURES = {
-    'audio': tf.io.RaggedFeature(tf.float32),
-    'clip_id': tf.io.FixedLenFeature([], tf.string),
-    'filename': tf.io.FixedLenFeature([], tf.string),
-    'category': tf.io.FixedLenFeature([], tf.string),
-    'target': tf.io.FixedLenFeature([], tf.int64),
-    'fold': tf.io.FixedLenFeature([], tf.int64),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Clip:
-  """What a clip's patch Examples and quarantine record say about it."""
-  clip_id: str
-  filename: str
-  category: str
-  target: int
-  fold: int
-
+# What the step reads of a clip Example: who it is, and its audio.
+_CLIP_SPEC = clip_examples.parse_spec(clip_examples.IDENTITY +
+                                      (clip_examples.AUDIO,))
 
 @dataclasses.dataclass(frozen=True)
 class Shard:
@@ -86,8 +71,8 @@ def clip_embedder(model: Any) -> Callable[[np.ndarray], tf.Tensor]:
   def embed(waveforms: tf.Tensor) -> tf.Tensor:
     return tf.map_fn(
         lambda waveform: model(waveform)[1], waveforms,
-        fn_output_signature=tf.TensorSpec([None, loader.EMBEDDING_SIZE],
-                                          tf.float32))
+        fn_output_signature=tf.TensorSpec(
+            [None, patch_examples.EMBEDDING_SIZE], tf.float32))
 
   return embed
 
@@ -100,90 +85,11 @@ class Yamnet:
     self.embed_clips = clip_embedder(self.model)
 
 
-def _varint(value: int) -> bytes:
-  out = bytearray()
-  while value > 0x7F:
-    out.append((value & 0x7F) | 0x80)
-    value >>= 7
-  out.append(value)
-  return bytes(out)
-
-
-def _header(number: int, length: int) -> bytes:
-  """Tag and length of a length-delimited protobuf field."""
-  return _varint(number << 3 | 2) + _varint(length)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-  """A length-delimited protobuf field: tag, length, payload."""
-  return _header(number, len(payload)) + payload
-
-
-def _feature_entry(name: bytes, feature: bytes) -> bytes:
-  """One entry of Features.feature (a map<string, Feature>, field 1)."""
-  return _field(1, _field(1, name) + _field(2, feature))
-
-
-def _embedding_entry_head(size: int) -> bytes:
-  """An embedding's feature entry up to its float bytes.
-
-  Entry > (key 'embedding', Feature.float_list (2) > FloatList.value (1),
-  packed): every length in it follows from the embedding size alone.
-  """
-  floats = 4 * size
-  float_list = len(_header(1, floats)) + floats
-  feature = len(_header(2, float_list)) + float_list
-  key = _field(1, b'embedding')
-  entry = len(key) + len(_header(2, feature)) + feature
-  return (_header(1, entry) + key + _header(2, feature) +
-          _header(2, float_list) + _header(1, floats))
-
-
-def patch_examples(clip: Clip, embeddings: np.ndarray) -> List[bytes]:
-  """Serialized Examples of a clip's patches: embedding, identity and label.
-
-  The features every patch of the clip shares are serialized once; each
-  patch adds its embedding (a packed FloatList, straight from the float32
-  bytes) and index. Protobuf merges concatenated map entries, so the result
-  parses as one Example; building each through the protobuf API instead
-  cost more CPU per patch than everything else here but YAMNet.
-  """
-  num_patches, size = embeddings.shape
-  shared_features = tf.train.Features(feature={
-      'label': _bytes(clip.category.encode()),
-      'target': _int(clip.target),
-      'fold': _int(clip.fold),
-      'clip_id': _bytes(clip.clip_id.encode()),
-      'num_patches': _int(num_patches),
-  }).SerializeToString(deterministic=True)
-  head = shared_features + _embedding_entry_head(size)
-  floats = memoryview(np.ascontiguousarray(embeddings, dtype='<f4').tobytes())
-  row = 4 * size
-  records = []
-  for index in range(num_patches):
-    # Feature.int64_list (3) > Int64List.value (1), packed varint.
-    index_entry = _feature_entry(b'patch_index',
-                                 _field(3, _field(1, _varint(index))))
-    body = len(head) + row + len(index_entry)
-    records.append(b''.join((_header(1, body), head,
-                             floats[index * row:(index + 1) * row],
-                             index_entry)))
-  return records
-
-
-def _bytes(value: bytes) -> tf.train.Feature:
-  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def _int(value: int) -> tf.train.Feature:
-  return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-
-
 def read_clip_batches(path: str, batch_size: int) -> tf.data.Dataset:
   """Parsed batches of a file of clip Examples, read ahead of their use."""
   return (record_files.record_dataset([path])
           .batch(batch_size)
-          .map(lambda records: tf.io.parse_example(records, CLIP_FEATURES))
+          .map(lambda records: tf.io.parse_example(records, _CLIP_SPEC))
           .prefetch(1))
 
 
@@ -236,15 +142,6 @@ def _in_order(pool: futures.Executor, fn: Callable[[Any], Any],
     yield pending.popleft().result()
 
 
-def _clips_of(batch: Dict[str, tf.Tensor]) -> List[Clip]:
-  columns = {name: batch[name].numpy() for name in Clip.__annotations__}
-  return [Clip(clip_id=columns['clip_id'][i].decode(),
-               filename=columns['filename'][i].decode(),
-               category=columns['category'][i].decode(),
-               target=int(columns['target'][i]), fold=int(columns['fold'][i]))
-          for i in range(len(columns['clip_id']))]
-
-
 class EmbedShardFn(beam.DoFn):
   """Embeds every clip of a shard into its patch file; yields quarantined clips.
 
@@ -295,12 +192,13 @@ class EmbedShardFn(beam.DoFn):
         yield None, ValueError('YAMNet returned non-finite embeddings')
 
   def _embed_batch(self, batch: Dict[str, tf.Tensor]
-                  ) -> Iterator[Tuple[Clip, Optional[np.ndarray],
+                  ) -> Iterator[Tuple[clip_examples.Clip,
+                                      Optional[np.ndarray],
                                       Optional[Exception]]]:
     """(clip, embeddings, error) of each clip, equal lengths in one call."""
-    clips = _clips_of(batch)
-    samples = batch['audio'].values.numpy()
-    bounds = batch['audio'].row_splits.numpy()
+    clips = clip_examples.clips_of(batch)
+    samples = batch[clip_examples.AUDIO].values.numpy()
+    bounds = batch[clip_examples.AUDIO].row_splits.numpy()
     by_length = collections.defaultdict(list)
     for i in range(len(clips)):
       by_length[bounds[i + 1] - bounds[i]].append(i)
@@ -325,7 +223,7 @@ class EmbedShardFn(beam.DoFn):
                 clip.clip_id, clip.filename, clip.fold, clip.category,
                 f'YAMNet inference failed: {error}')
             continue
-          for record in patch_examples(clip, embeddings):
+          for record in patch_examples.serialize_patches(clip, embeddings):
             writer.write(record)
           clips += 1
           patches += len(embeddings)

@@ -22,23 +22,19 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
+from components import artifact_properties as properties
 from components import beam_options
 from components import examples_io
 from components import quarantine
-from components import record_files
-from components.esc50_example_gen import executor as example_gen_executor
+from data import record_files
 from components.yamnet_embedding import embed
 
-YAMNET_HANDLE_KEY = 'yamnet_handle'
-YAMNET_FINGERPRINT_KEY = 'yamnet_fingerprint'
+YAMNET_HANDLE_KEY = properties.YAMNET_HANDLE
+YAMNET_FINGERPRINT_KEY = properties.YAMNET_FINGERPRINT
 BATCH_SIZE_KEY = 'batch_size'
 EMBEDDINGS_KEY = 'embeddings'
 QUARANTINE_KEY = 'quarantine'
 
-# Custom properties recorded on the embeddings artifact.
-CLIPS_EMBEDDED = 'clips_embedded'
-PATCHES = 'patches'
-CLIPS_QUARANTINED = 'clips_quarantined'
 
 # Under the output artifact, where patch files are written before renaming.
 _STAGING_DIR = '.staging'
@@ -69,10 +65,10 @@ def workers_in_this_process(beam_pipeline_args: Sequence[str]) -> bool:
 
 def _clips_in(clips: types.Artifact) -> int:
   """Clips in the input: as Esc50ExampleGen recorded, else counted."""
-  if clips.has_custom_property(example_gen_executor.CLIPS_LISTED):
-    return (clips.get_int_custom_property(example_gen_executor.CLIPS_LISTED) -
+  if clips.has_custom_property(properties.CLIPS_LISTED):
+    return (clips.get_int_custom_property(properties.CLIPS_LISTED) -
             clips.get_int_custom_property(
-                example_gen_executor.CLIPS_QUARANTINED))
+                properties.CLIPS_QUARANTINED))
   return record_files.count_records(examples_io.split_files(
       clips, artifact_utils.decode_split_names(clips.split_names)))
 
@@ -157,8 +153,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     embeddings.set_string_custom_property(YAMNET_HANDLE_KEY, handle)
     embeddings.set_string_custom_property(
         YAMNET_FINGERPRINT_KEY, exec_properties[YAMNET_FINGERPRINT_KEY])
-    embeddings.set_int_custom_property(CLIPS_EMBEDDED, clips_embedded)
-    embeddings.set_int_custom_property(PATCHES, patches)
-    embeddings.set_int_custom_property(CLIPS_QUARANTINED, quarantined)
+    for name, value in ((properties.CLIPS_EMBEDDED, clips_embedded),
+                        (properties.PATCHES, patches),
+                        (properties.CLIPS_QUARANTINED, quarantined)):
+      embeddings.set_int_custom_property(name, value)
     logging.info('YamnetEmbeddingGen: %d clips -> %d patches, %d quarantined '
                  '(YAMNet %s)', clips_embedded, patches, quarantined, handle)

@@ -13,19 +13,7 @@ from typing import Any, Iterator, Sequence, Tuple
 import tensorflow as tf
 import tensorflow_hub as hub
 
-DEFAULT_YAMNET_HANDLE = 'https://tfhub.dev/google/yamnet/1'
-
-# YAMNet's contract: 16 kHz mono in, one output row per 0.96 s patch of 96
-# log-mel frames (10 ms hop), patches every 0.48 s.
-SAMPLE_RATE = 16000
-NUM_CLASSES = 521
-EMBEDDING_SIZE = 1024
-NUM_MEL_BINS = 64
-PATCH_FRAMES = 96
-PATCH_HOP_FRAMES = 48
-# The shortest input that fills one patch: 95 hops of 160 plus a 400 window.
-PATCH_SAMPLES = 15600
-PATCH_HOP_SAMPLES = 7680
+from yamnet import spec
 
 _SAVED_MODEL_PB = 'saved_model.pb'
 _VARIABLES_DIR = 'variables'
@@ -46,9 +34,9 @@ def yamnet_output_lengths(num_samples: int) -> Tuple[int, int]:
   Args:
     num_samples: Length of the 16 kHz waveform.
   """
-  patches = 1 + math.ceil(max(0, num_samples - PATCH_SAMPLES) /
-                          PATCH_HOP_SAMPLES)
-  return patches, PATCH_FRAMES + PATCH_HOP_FRAMES * (patches - 1)
+  patches = 1 + math.ceil(max(0, num_samples - spec.PATCH_SAMPLES) /
+                          spec.PATCH_HOP_SAMPLES)
+  return patches, spec.PATCH_FRAMES + spec.PATCH_HOP_FRAMES * (patches - 1)
 
 
 def _is_url(handle: str) -> bool:
@@ -95,8 +83,8 @@ def check_yamnet_signature(model: Any, handle: str = 'model') -> None:
       (scores, embeddings, log_mel) float32 tensors, framed as YAMNet frames.
   """
   patches, frames = yamnet_output_lengths(_PROBE_SAMPLES)
-  shapes = ((patches, NUM_CLASSES), (patches, EMBEDDING_SIZE),
-            (frames, NUM_MEL_BINS))
+  shapes = ((patches, spec.NUM_CLASSES), (patches, spec.EMBEDDING_SIZE),
+            (frames, spec.NUM_MEL_BINS))
   try:
     outputs = model(tf.zeros([_PROBE_SAMPLES], tf.float32))
   except Exception as e:  # pylint: disable=broad-except

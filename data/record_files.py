@@ -12,9 +12,10 @@ rule, so older gzipped artifacts still read.
 """
 
 import struct
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Dict, Sequence
 
 import google_crc32c
+import numpy as np
 import tensorflow as tf
 
 _GZIP_SUFFIX = '.gz'
@@ -117,3 +118,27 @@ def count_records(paths: Sequence[str]) -> int:
     count += int(record_dataset(gzipped).reduce(
         tf.constant(0, tf.int64), lambda total, _: total + 1))
   return count
+
+
+def read_columns(files: Sequence[str], spec: Dict[str, tf.io.FixedLenFeature]
+                ) -> Dict[str, np.ndarray]:
+  """Fixed-length features of every Example in `files`, one array each.
+
+  Parses in batches, which is what makes 20,000 embedding patches quick.
+  """
+  columns = {name: [] for name in spec}
+  if files:
+    batches = record_dataset(files).batch(1024).map(
+        lambda records: tf.io.parse_example(records, spec))
+    for batch in batches:
+      for name, value in batch.items():
+        columns[name].append(value.numpy())
+  return {name: (np.concatenate(values) if values else
+                 np.zeros([0] + list(spec[name].shape),
+                          spec[name].dtype.as_numpy_dtype))
+          for name, values in columns.items()}
+
+
+def decode(value) -> str:
+  """A parsed string feature as text."""
+  return value.decode('utf-8') if isinstance(value, bytes) else str(value)

@@ -14,7 +14,7 @@ from typing import Tuple
 import numpy as np
 import tensorflow as tf
 
-from components.yamnet import loader
+from yamnet import spec
 
 CLASS_MAP_FILENAME = 'yamnet_class_map.csv'
 
@@ -36,9 +36,9 @@ def _log_mel_patches(waveform: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   """YAMNet's frontend: ([M, 64] log-mel, [N, 96, 64] patches) of a clip."""
   num_samples = tf.shape(waveform)[0]
   # Whole patch hops past the first patch, rounded up: no sample is dropped.
-  hops = -(-tf.maximum(0, num_samples - loader.PATCH_SAMPLES) //
-           loader.PATCH_HOP_SAMPLES)
-  padded_samples = loader.PATCH_SAMPLES + loader.PATCH_HOP_SAMPLES * hops
+  hops = -(-tf.maximum(0, num_samples - spec.PATCH_SAMPLES) //
+           spec.PATCH_HOP_SAMPLES)
+  padded_samples = spec.PATCH_SAMPLES + spec.PATCH_HOP_SAMPLES * hops
   waveform = tf.pad(waveform, [[0, padded_samples - num_samples]])
   magnitude = tf.abs(
       tf.signal.stft(
@@ -48,20 +48,20 @@ def _log_mel_patches(waveform: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
           fft_length=_FFT_LENGTH,
           window_fn=tf.signal.hann_window))
   mel_matrix = tf.signal.linear_to_mel_weight_matrix(
-      num_mel_bins=loader.NUM_MEL_BINS,
+      num_mel_bins=spec.NUM_MEL_BINS,
       num_spectrogram_bins=_FFT_LENGTH // 2 + 1,
-      sample_rate=loader.SAMPLE_RATE,
+      sample_rate=spec.SAMPLE_RATE,
       lower_edge_hertz=_MEL_MIN_HZ,
       upper_edge_hertz=_MEL_MAX_HZ)
   log_mel = tf.math.log(tf.matmul(magnitude, mel_matrix) + _LOG_OFFSET)
   patches = tf.signal.frame(
-      log_mel, loader.PATCH_FRAMES, loader.PATCH_HOP_FRAMES, axis=0)
+      log_mel, spec.PATCH_FRAMES, spec.PATCH_HOP_FRAMES, axis=0)
   return log_mel, patches
 
 
 def _calibration_patches(rng: np.random.Generator) -> tf.Tensor:
   """Patches of varied synthetic sounds, whose statistics set the batch norm."""
-  t = np.arange(loader.PATCH_SAMPLES) / loader.SAMPLE_RATE
+  t = np.arange(spec.PATCH_SAMPLES) / spec.SAMPLE_RATE
   clips = [np.zeros_like(t)]
   for level in (1e-3, 1e-2, 0.1, 0.5):
     clips.append(level * rng.standard_normal(t.size))
@@ -146,9 +146,9 @@ class _StandinYamnet(tf.Module):
 
     # LeCun-normal logits, so that scores spread around 0.5.
     self._dense_kernel = tf.Variable(
-        (rng.standard_normal((loader.EMBEDDING_SIZE, loader.NUM_CLASSES)) /
-         np.sqrt(loader.EMBEDDING_SIZE)).astype(np.float32))
-    self._dense_bias = tf.Variable(np.zeros(loader.NUM_CLASSES, np.float32))
+        (rng.standard_normal((spec.EMBEDDING_SIZE, spec.NUM_CLASSES)) /
+         np.sqrt(spec.EMBEDDING_SIZE)).astype(np.float32))
+    self._dense_bias = tf.Variable(np.zeros(spec.NUM_CLASSES, np.float32))
     self._class_map = tf.saved_model.Asset(class_map_csv)
 
   @staticmethod
@@ -187,7 +187,7 @@ def _write_class_map(path: str) -> None:
   with open(path, 'w', newline='') as f:
     writer = csv.writer(f)
     writer.writerow(['index', 'mid', 'display_name'])
-    for i in range(loader.NUM_CLASSES):
+    for i in range(spec.NUM_CLASSES):
       writer.writerow([i, f'/standin/{i:03d}', f'standin_class_{i:03d}'])
 
 

@@ -1,0 +1,23 @@
+"""Custom properties the pipeline records on its artifacts, named once.
+
+The components write them and the run summary, the report and
+cross-validation read them back from MLMD, all through these names.
+"""
+
+# Esc50ExampleGen's examples: clips the dataset listed for the chosen classes,
+# and those it could not decode.
+CLIPS_LISTED = 'clips_listed'
+CLIPS_QUARANTINED = 'clips_quarantined'
+# YamnetEmbeddingGen's embeddings: clips embedded and their patches (and
+# CLIPS_QUARANTINED: clips YAMNet failed on), and which YAMNet made them.
+CLIPS_EMBEDDED = 'clips_embedded'
+PATCHES = 'patches'
+YAMNET_HANDLE = 'yamnet_handle'
+YAMNET_FINGERPRINT = 'yamnet_fingerprint'
+# Blessings (TFX's ModelBlessing, ServingModelValidator's InfraBlessing):
+# 0 or 1, and ServingModelValidator's reason in words.
+BLESSED = 'blessed'
+REASON = 'reason'
+# What TFX's Pusher (and AtomicPusher) records on the PushedModel.
+PUSHED = 'pushed'
+PUSHED_DESTINATION = 'pushed_destination'
