@@ -64,6 +64,18 @@ class Option:
   def dest(self) -> str:
     return self.field.replace('.', '__')
 
+  @property
+  def default_text(self) -> str:
+    """The default as --help and the README's Configuration table show it."""
+    if self.shown_default is not None:
+      return self.shown_default
+    if self.field == 'data_root':
+      return 'none'
+    value = configs.default_of(self.field)
+    if isinstance(value, tuple):
+      return ','.join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
 
 def names(text: str) -> List[str]:
   return [name.strip() for name in text.split(',') if name.strip()]
@@ -76,7 +88,6 @@ OPTIONS = (
            'YAMNet TF Hub URL or SavedModel directory'),
     Option('classes', '--classes', 'YAMNET_CLASSES',
            'comma-separated ESC-50 classes, "esc10" or "all"', names,
-           shown_default=','.join(configs.default_of('classes')),
            resolve=lambda value: tuple(
                esc50_classes.parse_classes(','.join(value)))),
     Option('model_name', '--model-name', 'YAMNET_MODEL_NAME',
@@ -139,9 +150,7 @@ def add_flags(parser: argparse.ArgumentParser, fields: Sequence[str],
                                     'environment variable, else default)')
   for name in fields:
     option = BY_FIELD[name]
-    shown = (defaults or {}).get(name) or option.shown_default
-    if shown is None:
-      shown = str(configs.default_of(name)) if name != 'data_root' else 'none'
+    shown = (defaults or {}).get(name) or option.default_text
     kwargs: Dict[str, Any] = dict(dest=option.dest, default=None,
                                   help=f'{option.help} (${option.env}; '
                                   f'default: {shown})')

@@ -14,7 +14,6 @@ import os
 from typing import Optional, Tuple, Union
 
 import tensorflow_data_validation as tfdv
-import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
@@ -29,9 +28,8 @@ from components.yamnet_embedding.component import YamnetEmbeddingGen
 from data import clip_examples
 from models import hyperparameters as hp
 from pipeline import configs
+from pipeline import eval_configs
 from pipeline import nodes
-from serving import contract
-from yamnet import patch_examples
 
 # The curated schemas, as this checkout or installation holds them.
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -40,69 +38,6 @@ EMBEDDING_SCHEMA = 'embeddings.pbtxt'
 CLIP_SCHEMA = 'clips.pbtxt'
 PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
 RUN_FN = 'models.model.run_fn'
-ACCURACY_METRIC = 'sparse_categorical_accuracy'
-CONFUSION_MATRIX_PLOT = 'multi_class_confusion_matrix_plot'
-
-
-def _overall_gate(min_accuracy: float) -> tfma.PerSliceMetricThreshold:
-  """At least min_accuracy and not below the last blessed model, overall only.
-
-  Per-class slices are reported, not gated: a test fold holds a handful of
-  clips per class, too few for a per-class bar.
-  """
-  return tfma.PerSliceMetricThreshold(
-      slicing_specs=[tfma.SlicingSpec()],
-      threshold=tfma.MetricThreshold(
-          value_threshold=tfma.GenericValueThreshold(
-              lower_bound={'value': min_accuracy}),
-          change_threshold=tfma.GenericChangeThreshold(
-              direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-              absolute={'value': -1e-10})))
-
-
-def clip_eval_config(min_accuracy: float) -> tfma.EvalConfig:
-  """What is served, judged per clip: the push gate.
-
-  The model's clip_evaluation signature runs the served computation on each
-  test clip; clip_label turns the clip's category into the model's class
-  index. Accuracy and loss overall and per category, and the confusion
-  matrix. A model is blessed when its clip accuracy on the test folds is at
-  least `min_accuracy` and not lower than the last blessed model's.
-  """
-  return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(
-          signature_name=contract.CLIP_EVALUATION_SIGNATURE,
-          preprocessing_function_names=[contract.CLIP_LABEL_SIGNATURE],
-          label_key=contract.CLIP_LABEL,
-          prediction_key='probabilities')],
-      slicing_specs=[tfma.SlicingSpec(),
-                     tfma.SlicingSpec(
-                         feature_keys=[clip_examples.CATEGORY])],
-      metrics_specs=[tfma.MetricsSpec(metrics=[
-          tfma.MetricConfig(class_name='ExampleCount'),
-          tfma.MetricConfig(class_name='SparseCategoricalCrossentropy',
-                            config='{"name": "loss"}'),
-          tfma.MetricConfig(class_name='SparseCategoricalAccuracy',
-                            per_slice_thresholds=[_overall_gate(min_accuracy)]),
-          tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'),
-      ])])
-
-
-def patch_eval_config() -> tfma.EvalConfig:
-  """The source recipe's view, per 0.96 s patch; reported, not gated."""
-  return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(
-          signature_name=contract.EVALUATION_SIGNATURE,
-          label_key=patch_examples.LABEL,
-          prediction_key='probabilities')],
-      slicing_specs=[tfma.SlicingSpec(),
-                     tfma.SlicingSpec(feature_keys=[patch_examples.LABEL])],
-      metrics_specs=[tfma.MetricsSpec(metrics=[
-          tfma.MetricConfig(class_name='ExampleCount'),
-          tfma.MetricConfig(class_name='SparseCategoricalCrossentropy',
-                            config='{"name": "loss"}'),
-          tfma.MetricConfig(class_name='SparseCategoricalAccuracy'),
-      ])])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,21 +115,10 @@ def create_embedding_pipeline(config: configs.PipelineConfig,
                    list(_ingestion(config, yamnet_fingerprint, deployment)))
 
 
-def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
-                    deployment: Deployment) -> tfx.dsl.Pipeline:
-  """Builds the pipeline; it reads nothing and has no side effects.
-
-  yamnet_fingerprint identifies the YAMNet weights (yamnet/loader.py); it is
-  recorded with the embeddings, so another model never reuses them.
-  """
-  train_splits = splits.fold_split_names(config.train_folds)
-  eval_splits = splits.fold_split_names(config.eval_folds)
-  test_splits = splits.fold_split_names(config.test_folds)
-  example_gen, embedding_gen = _ingestion(config, yamnet_fingerprint,
-                                          deployment)
-
-  # Data validation: clip-level facts and embeddings against curated schemas;
-  # the gate stops the run before Transform when either has an anomaly.
+def _data_validation(example_gen, embedding_gen, deployment: Deployment):
+  """Clip-level facts and embeddings checked against the curated schemas; the
+  gate (the last node returned) stops the run before Transform when either
+  has an anomaly."""
   clip_statistics = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'],
       stats_options=tfdv.StatsOptions(
@@ -206,7 +130,6 @@ def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
   clip_validator = tfx.components.ExampleValidator(
       statistics=clip_statistics.outputs['statistics'],
       schema=clip_schema.outputs['schema']).with_id(nodes.CLIP_VALIDATOR)
-
   schema_gen = tfx.components.ImportSchemaGen(
       schema_file=os.path.join(deployment.schema_dir, EMBEDDING_SCHEMA)
   ).with_id(nodes.EMBEDDING_SCHEMA)
@@ -221,7 +144,15 @@ def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
       clip_anomalies=clip_validator.outputs['anomalies'],
       embedding_anomalies=embedding_validator.outputs['anomalies'],
   ).with_id(nodes.VALIDATION_GATE)
+  return [clip_statistics, clip_schema, clip_validator, schema_gen,
+          embedding_statistics, embedding_validator, validation_gate]
 
+
+def _training(config: configs.PipelineConfig, embedding_gen, validation_gate):
+  """Transform (vocabulary on the train folds) and the Trainer."""
+  train_splits = splits.fold_split_names(config.train_folds)
+  eval_splits = splits.fold_split_names(config.eval_folds)
+  test_splits = splits.fold_split_names(config.test_folds)
   transform = tfx.components.Transform(
       examples=embedding_gen.outputs['embeddings'],
       schema=validation_gate.outputs['validated_schema'],
@@ -230,7 +161,6 @@ def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
           analyze=train_splits,
           transform=train_splits + eval_splits + test_splits),
   ).with_id(nodes.TRANSFORM)
-
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
@@ -241,33 +171,37 @@ def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
       custom_config={hp.YAMNET_HANDLE_KEY: config.yamnet_handle,
                      **config.hyperparameters.to_custom_config()},
   ).with_id(nodes.TRAINER)
+  return transform, trainer
 
+
+def _release(config: configs.PipelineConfig, deployment: Deployment,
+             example_gen, transform, trainer):
+  """The Evaluators, the serving check and the push they gate."""
+  test_splits = splits.fold_split_names(config.test_folds)
   model_resolver = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(
           type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id(nodes.MODEL_RESOLVER)
-
   # The gate: clip level, on ExampleGen's clips, against the last blessed.
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=model_resolver.outputs['model'],
       example_splits=test_splits,
-      eval_config=clip_eval_config(config.min_accuracy),
+      eval_config=eval_configs.clip_eval_config(config.min_accuracy),
   ).with_id(nodes.EVALUATOR)
   patch_evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
       example_splits=test_splits,
-      eval_config=patch_eval_config()).with_id(nodes.PATCH_EVALUATOR)
-
+      eval_config=eval_configs.patch_eval_config(),
+  ).with_id(nodes.PATCH_EVALUATOR)
   serving_validator = ServingModelValidator(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
   ).with_id(nodes.SERVING_VALIDATOR)
-
   pusher = AtomicPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
@@ -276,9 +210,22 @@ def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=deployment.serving_model_dir)),
   ).with_id(nodes.PUSHER)
+  return [model_resolver, evaluator, patch_evaluator, serving_validator,
+          pusher]
 
+
+def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
+                    deployment: Deployment) -> tfx.dsl.Pipeline:
+  """Builds the pipeline; it reads nothing and has no side effects.
+
+  yamnet_fingerprint identifies the YAMNet weights (yamnet/loader.py); it is
+  recorded with the embeddings, so another model never reuses them.
+  """
+  example_gen, embedding_gen = _ingestion(config, yamnet_fingerprint,
+                                          deployment)
+  *checks, validation_gate = _data_validation(example_gen, embedding_gen,
+                                              deployment)
+  transform, trainer = _training(config, embedding_gen, validation_gate)
   return _pipeline(config, deployment, [
-      example_gen, clip_statistics, clip_schema, clip_validator,
-      embedding_gen, schema_gen, embedding_statistics, embedding_validator,
-      validation_gate, transform, trainer, model_resolver, evaluator,
-      patch_evaluator, serving_validator, pusher])
+      example_gen, embedding_gen, *checks, validation_gate, transform, trainer,
+      *_release(config, deployment, example_gen, transform, trainer)])

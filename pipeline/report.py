@@ -8,37 +8,32 @@ what the Evaluators computed (clip level with the served computation, and
 patch level).
 """
 
-import collections
 import datetime
 import html
-import math
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import numpy as np
-import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_component_specs as keys
 
-from components import examples_io
 from components import quarantine
 from components import splits
 from components.esc50_example_gen import executor as example_gen
 from components.yamnet_embedding import executor as embedding_gen
-from data import clip_examples
-from data import record_files
 from models import hyperparameters as hp
 from pipeline import configs
 from pipeline import evaluation_results
 from pipeline import mlmd_runs
 from pipeline import nodes
+from pipeline import report_charts
+from pipeline import report_data
 from pipeline import run_summary
 
 REPORT_FILE = 'report.html'
 REPORTS_DIR = 'reports'
-_PALETTE = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728')
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto;
        max-width: 1100px; color: #222; padding: 0 1em; }
@@ -74,171 +69,7 @@ def _fmt(value: Optional[float], digits: int = 3) -> str:
   return 'n/a' if value is None else f'{value:.{digits}f}'
 
 
-# Charts --------------------------------------------------------------------
 
-
-def line_chart(title: str, series: Dict[str, Sequence[float]],
-               log_scale: bool = False, marker: Optional[int] = None,
-               value_range: Optional[Tuple[float, float]] = None) -> str:
-  """Values per epoch (1-based), one polyline per series; `marker` an epoch."""
-  width, height, left, top, plot_w, plot_h = 500, 270, 66, 28, 280, 200
-  transform = ((lambda v: math.log10(max(v, 1e-12))) if log_scale else
-               (lambda v: v))
-  points = [transform(v) for values in series.values() for v in values]
-  low, high = value_range or (min(points), max(points))
-  if high - low < 1e-9:
-    low, high = low - 0.5, high + 0.5
-  epochs = max(len(values) for values in series.values())
-
-  def x(epoch: int) -> float:
-    return left + plot_w * (epoch - 1) / max(epochs - 1, 1)
-
-  def y(value: float) -> float:
-    return top + plot_h * (1 - (transform(value) - low) / (high - low))
-
-  parts = [f'<svg width="{width}" height="{height}" role="img" '
-           f'aria-label="{_e(title)}">',
-           f'<text x="{left}" y="16" font-weight="bold">{_e(title)}</text>',
-           f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
-           f'y2="{top + plot_h}" stroke="#999"/>',
-           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" '
-           'stroke="#999"/>']
-  for step in range(5):
-    level = low + (high - low) * step / 4
-    value = 10**level if log_scale else level
-    ypos = top + plot_h * (1 - step / 4)
-    parts.append(f'<line x1="{left - 4}" y1="{ypos:.1f}" x2="{left}" '
-                 f'y2="{ypos:.1f}" stroke="#999"/><text x="{left - 6}" '
-                 f'y="{ypos + 4:.1f}" text-anchor="end">{value:.3g}</text>')
-  for epoch in range(1, epochs + 1, max(1, epochs // 10)):
-    parts.append(f'<text x="{x(epoch):.1f}" y="{top + plot_h + 15}" '
-                 f'text-anchor="middle">{epoch}</text>')
-  parts.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" '
-               'text-anchor="middle">epoch</text>')
-  if marker is not None:
-    parts.append(f'<line x1="{x(marker):.1f}" y1="{top}" x2="{x(marker):.1f}" '
-                 f'y2="{top + plot_h}" stroke="#888" stroke-dasharray="4 3"/>'
-                 f'<text x="{x(marker) + 3:.1f}" y="{top + 10}">restored'
-                 '</text>')
-  for index, (name, values) in enumerate(series.items()):
-    color = _PALETTE[index % len(_PALETTE)]
-    coords = ' '.join(f'{x(i + 1):.1f},{y(v):.1f}' for i, v in
-                      enumerate(values))
-    parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
-                 f'points="{coords}"/>')
-    parts.extend(f'<circle cx="{x(i + 1):.1f}" cy="{y(v):.1f}" r="2.5" '
-                 f'fill="{color}"/>' for i, v in enumerate(values))
-    legend_y = top + 14 + 18 * index
-    parts.append(f'<rect x="{left + plot_w + 15}" y="{legend_y - 9}" '
-                 f'width="12" height="12" fill="{color}"/><text '
-                 f'x="{left + plot_w + 32}" y="{legend_y + 1}">{_e(name)}'
-                 '</text>')
-  parts.append('</svg>')
-  return ''.join(parts)
-
-
-def confusion_svg(matrix: np.ndarray, classes: Sequence[str]) -> str:
-  """Counts per (true, predicted) class, shaded by the share of the row."""
-  n = len(classes)
-  cell = max(13, min(60, 640 // n))
-  label = 7 * max(len(c) for c in classes) + 12
-  size_w, size_h = max(label + n * cell + 10, 320), label + n * cell + 30
-  parts = [f'<svg width="{size_w}" height="{size_h}" role="img" '
-           'aria-label="confusion matrix">',
-           f'<text x="{label}" y="{size_h - 8}">predicted class (columns) / '
-           'true class (rows)</text>']
-  totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-  for row in range(n):
-    ypos = label + row * cell
-    parts.append(f'<text x="{label - 4}" y="{ypos + cell / 2 + 4:.1f}" '
-                 f'text-anchor="end">{_e(classes[row])}</text>')
-    for col in range(n):
-      share = matrix[row, col] / totals[row, 0]
-      color = ('#2e7d32' if row == col else '#c62828')
-      xpos = label + col * cell
-      parts.append(
-          f'<rect x="{xpos}" y="{ypos}" width="{cell}" height="{cell}" '
-          f'fill="{color}" fill-opacity="{0.08 + 0.85 * share:.3f}" '
-          f'stroke="#fff"><title>{_e(classes[row])} -> {_e(classes[col])}: '
-          f'{int(matrix[row, col])}</title></rect>')
-      if cell >= 18 and matrix[row, col]:
-        parts.append(f'<text x="{xpos + cell / 2:.1f}" '
-                     f'y="{ypos + cell / 2 + 4:.1f}" text-anchor="middle">'
-                     f'{int(matrix[row, col])}</text>')
-  for col in range(n):
-    xpos = label + col * cell + cell / 2 + 4
-    parts.append(f'<text transform="translate({xpos:.1f},{label - 4}) '
-                 f'rotate(-60)">{_e(classes[col])}</text>')
-  parts.append('</svg>')
-  return ''.join(parts)
-
-
-def metric_bars_svg(per_class: Dict[str, Dict[str, float]],
-                    metrics: Sequence[str] = ('precision', 'recall', 'f1')
-                   ) -> str:
-  """Horizontal bars in [0, 1], one group per class."""
-  label = 7 * max(len(c) for c in per_class) + 12
-  bar, gap, scale = 7, 8, 320
-  group = bar * len(metrics) + gap
-  height = 30 + group * len(per_class)
-  parts = [f'<svg width="{label + scale + 60}" height="{height}" role="img" '
-           'aria-label="per-class metrics">']
-  for index, name in enumerate(metrics):
-    parts.append(f'<rect x="{label + 110 * index}" y="6" width="10" '
-                 f'height="10" fill="{_PALETTE[index]}"/><text '
-                 f'x="{label + 110 * index + 14}" y="15">{name}</text>')
-  for row, (class_name, values) in enumerate(per_class.items()):
-    ytop = 26 + row * group
-    parts.append(f'<text x="{label - 4}" y="{ytop + group / 2:.1f}" '
-                 f'text-anchor="end">{_e(class_name)}</text>')
-    for index, name in enumerate(metrics):
-      value = values[name] or 0.0
-      parts.append(
-          f'<rect x="{label}" y="{ytop + bar * index}" '
-          f'width="{scale * value:.1f}" height="{bar - 1}" '
-          f'fill="{_PALETTE[index]}"><title>{_e(class_name)} {name}: '
-          f'{value:.3f}</title></rect>')
-  parts.append(f'<line x1="{label + scale}" y1="22" x2="{label + scale}" '
-               f'y2="{height}" stroke="#bbb" stroke-dasharray="3 3"/><text '
-               f'x="{label + scale + 4}" y="34">1.0</text></svg>')
-  return ''.join(parts)
-
-
-# What the run recorded --------------------------------------------------
-
-
-def clip_counts(examples, classes: Sequence[str]) -> List[List[Any]]:
-  """Rows of (class, clips in fold 1..5, total) from ExampleGen's output."""
-  columns = record_files.read_columns(
-      examples_io.split_files(examples, splits.ALL_FOLD_SPLITS),
-      clip_examples.parse_spec([clip_examples.CATEGORY, clip_examples.FOLD]))
-  counts = collections.Counter(
-      zip((record_files.decode(c) for c in columns[clip_examples.CATEGORY]),
-          columns[clip_examples.FOLD].tolist()))
-  folds = [splits.fold_of_split(s) for s in splits.ALL_FOLD_SPLITS]
-  rows = []
-  for name in classes:
-    per_fold = [counts[(name, fold)] for fold in folds]
-    rows.append([name] + per_fold + [sum(per_fold)])
-  return rows
-
-
-def training_history(model_run_uri: str) -> Dict[str, List[float]]:
-  """epoch_loss / epoch_accuracy per epoch from the Keras TensorBoard logs."""
-  history = {}
-  for subset in ('train', 'validation'):
-    values: Dict[str, Dict[int, float]] = {}
-    for path in sorted(tf.io.gfile.glob(
-        os.path.join(model_run_uri, subset, 'events.out.tfevents.*'))):
-      for event in tf.compat.v1.train.summary_iterator(path):
-        for value in event.summary.value:
-          if value.tag in ('epoch_loss', 'epoch_accuracy'):
-            values.setdefault(value.tag, {})[event.step] = float(
-                tf.make_ndarray(value.tensor))
-    for tag, by_step in values.items():
-      history[f'{subset} {tag[len("epoch_"):]}'] = [
-          by_step[step] for step in sorted(by_step)]
-  return history
 
 
 # Sections ----------------------------------------------------------------
@@ -278,7 +109,7 @@ def _data_section(config: configs.PipelineConfig,
            f'({_e(clips.patches)} YAMNet patches of 0.96 s).</p>']
   examples = run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY)
   if examples:
-    rows = clip_counts(examples, config.classes)
+    rows = report_data.clip_counts(examples, config.classes)
     folds = [f'fold {splits.fold_of_split(s)}' for s in splits.ALL_FOLD_SPLITS]
     parts.append('<p>Usable clips per class and fold (ExampleGen output):</p>'
                  + _table(['class'] + folds + ['total'], rows))
@@ -300,7 +131,7 @@ def _data_section(config: configs.PipelineConfig,
 
 def _training_section(run: mlmd_runs.Run) -> str:
   model_run = run.single(nodes.TRAINER, keys.MODEL_RUN_KEY)
-  history = training_history(model_run.uri) if model_run else {}
+  history = report_data.training_history(model_run.uri) if model_run else {}
   if not history:
     return ('<h2 id="training">Training</h2><p>No training logs in this '
             'run.</p>')
@@ -316,10 +147,10 @@ def _training_section(run: mlmd_runs.Run) -> str:
           f'(lowest validation loss, {val_loss[best - 1]:.4g}); {then}.</p>'
           if best else '')
   charts = [
-      line_chart('Loss (log scale)', {k: v for k, v in history.items()
+      report_charts.line_chart('Loss (log scale)', {k: v for k, v in history.items()
                                        if k.endswith('loss')},
                  log_scale=True, marker=best),
-      line_chart('Accuracy (patches)', {k: v for k, v in history.items()
+      report_charts.line_chart('Accuracy (patches)', {k: v for k, v in history.items()
                                         if k.endswith('accuracy')},
                  marker=best, value_range=(0.0, 1.0))]
   return ('<h2 id="training">Training</h2>' + note +
@@ -340,8 +171,8 @@ def _evaluation_section(config: configs.PipelineConfig,
         'each clip as TF Serving does: YAMNet, the head, logits averaged over '
         'the clip\'s patches, argmax.</p>')
     parts.append('<div class="charts">' +
-                 confusion_svg(matrix, recorded.classes) +
-                 metric_bars_svg(clips['per_class']) + '</div>')
+                 report_charts.confusion_svg(matrix, recorded.classes) +
+                 report_charts.metric_bars_svg(clips['per_class']) + '</div>')
     parts.append(_table(
         ['class', 'precision', 'recall', 'F1', 'clips'],
         [[name, _fmt(m['precision']), _fmt(m['recall']), _fmt(m['f1']),

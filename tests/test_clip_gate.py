@@ -18,7 +18,7 @@ from tfx.utils import proto_utils
 
 from yamnet import loader
 from pipeline import evaluation_results
-from pipeline import pipeline
+from pipeline import eval_configs
 from serving import classifier_module
 
 CLASSES = ['dog', 'cat']
@@ -69,7 +69,7 @@ def _evaluate(artifacts, min_accuracy, name):
       {'examples': [examples], 'model': [model]},
       {'evaluation': [evaluation], 'blessing': [blessing]},
       {'eval_config': proto_utils.proto_to_json(
-          pipeline.clip_eval_config(min_accuracy)),
+          eval_configs.clip_eval_config(min_accuracy)),
        'example_splits': json.dumps(['fold5'])})
   return evaluation.uri, bool(blessing.get_int_custom_property('blessed'))
 

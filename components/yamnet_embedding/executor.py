@@ -105,13 +105,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     shared_yamnet = shared.Shared()
     yamnet = shared_yamnet.acquire(lambda: embed.Yamnet(handle))
 
-    shards = []
-    for index, split in enumerate(split_names):
-      out_dir = artifact_utils.get_split_uri([embeddings], split)
-      fileio.makedirs(out_dir)
-      for path in examples_io.split_files(clips, [split]):
-        shards.append(embed.Shard(index, path, os.path.join(
-            out_dir, record_files.uncompressed_name(path))))
+    shards = _shards(clips, embeddings, split_names)
     staging_dir = os.path.join(embeddings.uri, _STAGING_DIR)
     fileio.makedirs(staging_dir)
 
@@ -129,33 +123,55 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     del yamnet  # Held until the workers in this process are done.
     fileio.rmtree(staging_dir)
 
-    examples_utils.set_payload_format(embeddings,
-                                      example_gen_pb2.FORMAT_TF_EXAMPLE)
-    # TFX's only name for TFRecords; readers go by the file names.
-    examples_utils.set_file_format(
-        embeddings,
-        write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
-    clips_embedded = _counter(result, 'clips')
-    patches_by_split = {
-        split: _counter(result, embed.split_patches_counter(index))
-        for index, split in enumerate(split_names)}
-    patches = sum(patches_by_split.values())
-    quarantined = len(quarantine.read_quarantine(quarantine_uri))
-    examples_io.check_written(
-        'YamnetEmbeddingGen', 'clips (embedded or quarantined)',
-        {'all splits': clips_embedded + quarantined},
-        {'all splits': _clips_in(clips)})
-    examples_io.check_written(
-        'YamnetEmbeddingGen', 'patch Examples',
-        {split: record_files.count_records(
-            examples_io.split_files(embeddings, [split]))
-         for split in split_names}, patches_by_split)
-    embeddings.set_string_custom_property(YAMNET_HANDLE_KEY, handle)
-    embeddings.set_string_custom_property(
-        YAMNET_FINGERPRINT_KEY, exec_properties[YAMNET_FINGERPRINT_KEY])
-    for name, value in ((properties.CLIPS_EMBEDDED, clips_embedded),
-                        (properties.PATCHES, patches),
-                        (properties.CLIPS_QUARANTINED, quarantined)):
-      embeddings.set_int_custom_property(name, value)
-    logging.info('YamnetEmbeddingGen: %d clips -> %d patches, %d quarantined '
-                 '(YAMNet %s)', clips_embedded, patches, quarantined, handle)
+    _record_outputs(result, clips, embeddings, split_names, quarantine_uri,
+                    exec_properties)
+
+
+def _shards(clips: types.Artifact, embeddings: types.Artifact,
+            split_names: List[str]) -> List[embed.Shard]:
+  """One shard per ExampleGen file, written to the same name per split."""
+  shards = []
+  for index, split in enumerate(split_names):
+    out_dir = artifact_utils.get_split_uri([embeddings], split)
+    fileio.makedirs(out_dir)
+    for path in examples_io.split_files(clips, [split]):
+      shards.append(embed.Shard(index, path, os.path.join(
+          out_dir, record_files.uncompressed_name(path))))
+  return shards
+
+
+def _record_outputs(result, clips: types.Artifact,
+                    embeddings: types.Artifact, split_names: List[str],
+                    quarantine_uri: str, exec_properties: Dict[str, Any]):
+  """Checks what Beam wrote against its counters and records the counts."""
+  handle = exec_properties[YAMNET_HANDLE_KEY]
+  examples_utils.set_payload_format(embeddings,
+                                    example_gen_pb2.FORMAT_TF_EXAMPLE)
+  # TFX's only name for TFRecords; readers go by the file names.
+  examples_utils.set_file_format(
+      embeddings,
+      write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+  clips_embedded = _counter(result, 'clips')
+  patches_by_split = {
+      split: _counter(result, embed.split_patches_counter(index))
+      for index, split in enumerate(split_names)}
+  patches = sum(patches_by_split.values())
+  quarantined = len(quarantine.read_quarantine(quarantine_uri))
+  examples_io.check_written(
+      'YamnetEmbeddingGen', 'clips (embedded or quarantined)',
+      {'all splits': clips_embedded + quarantined},
+      {'all splits': _clips_in(clips)})
+  examples_io.check_written(
+      'YamnetEmbeddingGen', 'patch Examples',
+      {split: record_files.count_records(
+          examples_io.split_files(embeddings, [split]))
+       for split in split_names}, patches_by_split)
+  embeddings.set_string_custom_property(YAMNET_HANDLE_KEY, handle)
+  embeddings.set_string_custom_property(
+      YAMNET_FINGERPRINT_KEY, exec_properties[YAMNET_FINGERPRINT_KEY])
+  for name, value in ((properties.CLIPS_EMBEDDED, clips_embedded),
+                      (properties.PATCHES, patches),
+                      (properties.CLIPS_QUARANTINED, quarantined)):
+    embeddings.set_int_custom_property(name, value)
+  logging.info('YamnetEmbeddingGen: %d clips -> %d patches, %d quarantined '
+               '(YAMNet %s)', clips_embedded, patches, quarantined, handle)
