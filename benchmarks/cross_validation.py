@@ -42,7 +42,7 @@ def head_over_seeds(data, config, seeds: int) -> list:
       train, val, test = cross_validation.fold_masks(data.fold, held_out)
       head, _ = model.fit_head(
           (data.embedding[train], data.label[train]),
-          (data.embedding[val], data.label[val]), len(config.classes),
+          (data.embedding[val], data.label[val]), len(data.classes),
           hyperparameters)
       _, labels, predicted = cross_validation.clip_predictions(
           head(data.embedding[test], training=False).numpy(),
@@ -109,11 +109,11 @@ def main() -> int:
     data = cross_validation.compute_embeddings(config)
     embedded = time.time()
     result = cross_validation.evaluate_folds(data, config)
-    four = probe_on_four_folds(data, len(config.classes))
+    four = probe_on_four_folds(data, len(data.classes))
     seeds = head_over_seeds(data, config, args.head_seeds)
     print(cross_validation.format_result(result), file=sys.stderr)
     rows.append(
-        f"| {name} | {len(config.classes)} | "
+        f"| {name} | {len(data.classes)} | "
         f"{result['embeddings']['clips']} | "
         f"{result['mean_clip_accuracy']:.3f} +/- "
         f"{result['std_clip_accuracy']:.3f} | "

@@ -103,6 +103,7 @@ def task_recipe(data_root: str, handle: str) -> Dict[str, Any]:
   """The source recipe's input pipeline and embedding, with TF defaults."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from data import audio  # pylint: disable=g-import-not-at-top
+  from data import datasets  # pylint: disable=g-import-not-at-top
   from data import esc50_csv  # pylint: disable=g-import-not-at-top
   rows = esc50_csv.read_esc50_csv(data_root)[:_RECIPE_CLIPS]
   yamnet_model = tf.saved_model.load(handle)
@@ -124,7 +125,7 @@ def task_recipe(data_root: str, handle: str) -> Dict[str, Any]:
             tf.repeat(fold, num_embeddings))
 
   main_ds = tf.data.Dataset.from_tensor_slices(
-      ([esc50_csv.audio_path(data_root, r) for r in rows],
+      ([datasets.audio_path(data_root, r) for r in rows],
        [r.target for r in rows], [r.fold for r in rows]))
   main_ds = main_ds.map(load_wav_16k_mono).map(extract_embedding).unbatch()
   start, cpu_start = time.time(), time.process_time()

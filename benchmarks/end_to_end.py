@@ -64,13 +64,14 @@ def measure_latency(work: str) -> Dict[str, Any]:
   from yamnet import loader  # pylint: disable=g-import-not-at-top
   from data import audio  # pylint: disable=g-import-not-at-top
   from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from data import datasets  # pylint: disable=g-import-not-at-top
   from data import esc50_csv  # pylint: disable=g-import-not-at-top
   from serving import classifier_module  # pylint: disable=g-import-not-at-top
 
   handle = str(machine.SHARED_YAMNET)
   row = esc50_csv.read_esc50_csv(str(machine.SHARED_ESC50))[0]
   waveform = tf.constant(audio.read_waveform(
-      esc50_csv.audio_path(str(machine.SHARED_ESC50), row)))
+      datasets.audio_path(str(machine.SHARED_ESC50), row)))
   rng = np.random.default_rng(0)
   classes = list(esc50_classes.ESC50_CLASSES)
   head = [rng.normal(0, 0.05, (1024, 512)).astype(np.float32),

@@ -8,6 +8,11 @@ cross-validation read them back from MLMD, all through these names.
 # and those it could not decode.
 CLIPS_LISTED = 'clips_listed'
 CLIPS_QUARANTINED = 'clips_quarantined'
+# JSON: the classes chosen (`--classes all` resolved), the dataset (root,
+# layouts, files ignored) and the spans read ([{span, root, fingerprint}]).
+CLASSES = 'classes'
+DATASET = 'dataset'
+SPANS = 'spans'
 # YamnetEmbeddingGen's embeddings: clips embedded and their patches (and
 # CLIPS_QUARANTINED: clips YAMNet failed on), and which YAMNet made them.
 CLIPS_EMBEDDED = 'clips_embedded'

@@ -6,7 +6,7 @@ fold assignment or running cross-validation never re-decodes or re-embeds audio.
 
 from typing import List, Sequence
 
-from data import esc50_csv
+from data import folds as fold_assignment
 
 _PREFIX = 'fold'
 
@@ -23,11 +23,11 @@ def fold_of_split(split_name: str) -> int:
 
 def fold_split_names(folds: Sequence[int]) -> List[str]:
   """Split names for folds, validating that each is an ESC-50 fold."""
-  bad = [fold for fold in folds if not 1 <= int(fold) <= esc50_csv.NUM_FOLDS]
+  bad = [fold for fold in folds if not 1 <= int(fold) <= fold_assignment.NUM_FOLDS]
   if bad:
-    raise ValueError(f'folds {bad} are outside 1-{esc50_csv.NUM_FOLDS}')
+    raise ValueError(f'folds {bad} are outside 1-{fold_assignment.NUM_FOLDS}')
   return [fold_split_name(fold) for fold in folds]
 
 
 ALL_FOLD_SPLITS = tuple(
-    fold_split_name(fold) for fold in range(1, esc50_csv.NUM_FOLDS + 1))
+    fold_split_name(fold) for fold in range(1, fold_assignment.NUM_FOLDS + 1))

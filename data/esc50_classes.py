@@ -1,7 +1,8 @@
 """The ESC-50 class catalogue and class-list parsing.
 
 ESC-50 numbers its 50 categories 0-49 (`target`); ESC-10 is the 10-class subset
-flagged by the `esc10` column. Users pick classes by name, `all` or `esc10`.
+flagged by the `esc10` column. Users pick classes by name (ESC-50's or their
+own dataset's), `all` or `esc10`.
 """
 
 from typing import List, Sequence
@@ -34,26 +35,23 @@ def target_of(category: str) -> int:
 def parse_classes(spec: str | Sequence[str]) -> List[str]:
   """Turns `all`, `esc10` or a comma-separated list into class names.
 
-  Raises ValueError naming the valid classes when a name is unknown, and on an
-  empty or repeated selection, so a typo never silently trains on fewer classes.
+  `all` stays ['all'] (every class the dataset holds, known once it is read);
+  `esc10` is ESC-10's ten. Any other names are the dataset's to check, so a
+  user's own classes pass here. Raises ValueError on fewer than two names or
+  a repeated one, so a typo never silently trains on fewer classes.
   """
   if isinstance(spec, str):
-    if spec.strip().lower() == 'all':
-      return list(ESC50_CLASSES)
-    if spec.strip().lower() == 'esc10':
-      return list(ESC10_CLASSES)
     names = [name.strip() for name in spec.split(',') if name.strip()]
   else:
     names = [str(name).strip() for name in spec]
+  if [name.lower() for name in names] == ['all']:
+    return ['all']
+  if [name.lower() for name in names] == ['esc10']:
+    return list(ESC10_CLASSES)
   if len(names) < 2:
     raise ValueError(
         f'Choose at least two classes (got {names!r}); use a comma-separated '
         'list, "esc10" or "all".')
-  unknown = [name for name in names if name not in ESC50_CLASSES]
-  if unknown:
-    raise ValueError(
-        f'Unknown ESC-50 class(es): {", ".join(unknown)}. Valid classes: '
-        f'{", ".join(ESC50_CLASSES)} (or "all", "esc10").')
   repeated = sorted({name for name in names if names.count(name) > 1})
   if repeated:
     raise ValueError(f'Class(es) listed more than once: {", ".join(repeated)}')

@@ -19,6 +19,7 @@ import soundfile
 
 from data.esc50_classes import DEFAULT_CLASSES
 from data.esc50_classes import ESC10_CLASSES
+from data.esc50_classes import ESC50_CLASSES
 from data.esc50_classes import parse_classes
 from data.esc50_classes import target_of
 
@@ -117,6 +118,10 @@ def write_synthetic_esc50(root: str,
   widely spaced frequency regions.
   """
   classes = parse_classes(list(classes))
+  unknown = [name for name in classes if name not in ESC50_CLASSES]
+  if unknown:
+    raise ValueError(f'Unknown ESC-50 class(es) for a synthetic ESC-50: '
+                     f'{unknown} (write_synthetic_folders takes any names)')
   if clips_per_class_per_fold < 1:
     raise ValueError('clips_per_class_per_fold must be at least 1, got '
                      f'{clips_per_class_per_fold}')
@@ -154,3 +159,36 @@ def write_synthetic_esc50(root: str,
     writer.writerow(_CSV_HEADER)
     writer.writerows(rows)
   return csv_path
+
+
+def write_synthetic_folders(root: str, classes: Sequence[str],
+                            sources_per_class: int = 5, takes: int = 2,
+                            formats: Sequence[str] = ('wav', 'flac', 'ogg'),
+                            seed: int = 0, sample_rate: int = 22050,
+                            duration_s: float = 2.0) -> None:
+  """Writes a dataset in the folder-per-class layout under `root`.
+
+  `<class>/rec-<source>-<take>.<format>`, every third source one folder
+  deeper (`<class>/more/...`), formats taking turns; plus what a real folder
+  holds beside audio and must be skipped: a notes file per class and a
+  hidden folder. A class's sound depends on its rank among the sorted names.
+  """
+  names = sorted(classes)
+  for rank, name in enumerate(names):
+    for source in range(sources_per_class):
+      folder = os.path.join(root, name, *(['more'] if source % 3 == 2 else []))
+      os.makedirs(folder, exist_ok=True)
+      for take in range(takes):
+        fmt = formats[(source + take) % len(formats)]
+        rng = np.random.default_rng([seed, rank, source, take])
+        clip = _synthesize_clip(rank, max(len(names), 2), rng, sample_rate,
+                                duration_s)
+        soundfile.write(
+            os.path.join(folder, f'rec-{source}-{"ABCDEFGH"[take]}.{fmt}'),
+            clip, sample_rate, format=fmt.upper(),
+            subtype='VORBIS' if fmt == 'ogg' else 'PCM_16')
+    with open(os.path.join(root, name, 'notes.txt'), 'w') as f:
+      f.write('recorded on site\n')
+  os.makedirs(os.path.join(root, '.cache', 'x'), exist_ok=True)
+  with open(os.path.join(root, '.cache', 'x', 'old.wav'), 'wb') as f:
+    f.write(b'not listed')

@@ -26,7 +26,8 @@ DEFAULT_TEST_FOLDS = (5,)
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   """What one pipeline does, and where a local or Airflow run keeps it."""
-  # The dataset (ESC-50 layout: meta/esc50.csv and audio/).
+  # The dataset: ESC-50's layout or class folders, `{SPAN}` for spans
+  # (data/datasets.py).
   data_root: str
   # YAMNet: a TF Hub URL or a SavedModel directory.
   yamnet_handle: str = spec.DEFAULT_YAMNET_HANDLE
@@ -42,6 +43,9 @@ class PipelineConfig:
   min_accuracy: float = 0.6
   # A run fails when more than this fraction of the listed clips is unusable.
   max_quarantine_fraction: float = 0.05
+  # With `{SPAN}` in data_root: train and evaluate on the last N spans
+  # (0: all of them).
+  span_window: int = 0
   # Clips per YAMNet graph call in the embedding step.
   embedding_batch_size: int = 16
   hyperparameters: hp.Hyperparameters = hp.Hyperparameters()
@@ -72,6 +76,9 @@ class PipelineConfig:
     if not 0.0 <= self.max_quarantine_fraction <= 1.0:
       raise ValueError('max_quarantine_fraction must be in [0, 1]: '
                        f'{self.max_quarantine_fraction}')
+    if self.span_window < 0:
+      raise ValueError(f'span_window must be 0 (all) or more: '
+                       f'{self.span_window}')
     if self.embedding_batch_size < 1:
       raise ValueError('embedding_batch_size must be at least 1: '
                        f'{self.embedding_batch_size}')

@@ -27,10 +27,12 @@ from sklearn import linear_model
 from sklearn import pipeline as sklearn_pipeline
 from sklearn import preprocessing
 from tfx import v1 as tfx
+from tfx.types import standard_component_specs as keys
 
+from components import artifact_properties as properties
 from components import examples_io
 from components.yamnet_embedding import executor as embedding_gen
-from data import esc50_csv
+from data import folds as fold_assignment
 from data import record_files
 from models import hyperparameters as hp
 from models import model as model_module
@@ -47,7 +49,7 @@ REFERENCE = ('published reference: frozen YAMNet embeddings + a shallow head '
              'accuracy (HEAR 2021 leaderboard)')
 _EMBEDDING_SPEC = {name: patches.FEATURE_SPEC[name] for name in (
     patches.EMBEDDING, patches.LABEL, patches.CLIP_ID, patches.FOLD)}
-FOLDS = tuple(range(1, esc50_csv.NUM_FOLDS + 1))
+FOLDS = tuple(range(1, fold_assignment.NUM_FOLDS + 1))
 
 
 def cv_config(config: configs.PipelineConfig) -> configs.PipelineConfig:
@@ -67,6 +69,8 @@ def validation_fold(held_out: int) -> int:
 @dataclasses.dataclass
 class Embeddings:
   """Every embedded patch, with its clip, fold and class index."""
+  # The classes chosen (`all` resolved by ExampleGen), in label order.
+  classes: List[str]
   embedding: np.ndarray
   label: np.ndarray
   clip_id: np.ndarray
@@ -88,8 +92,11 @@ def compute_embeddings(config: configs.PipelineConfig) -> Embeddings:
   artifact = run.single(nodes.EMBEDDING_GEN, embedding_gen.EMBEDDINGS_KEY)
   columns = record_files.read_columns(
       examples_io.fold_files(artifact, FOLDS), _EMBEDDING_SPEC)
-  index = {name: i for i, name in enumerate(config.classes)}
+  classes = mlmd_runs.json_property(
+      run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY), properties.CLASSES)
+  index = {name: i for i, name in enumerate(classes)}
   return Embeddings(
+      classes=classes,
       embedding=columns[patches.EMBEDDING],
       label=np.array([index[record_files.decode(name)]
                       for name in columns[patches.LABEL]], np.int64),
@@ -221,19 +228,19 @@ def evaluate_folds(data: Embeddings,
                len(data.label), len(np.unique(data.clip_id)), data.status)
   folds = []
   for held_out in FOLDS:
-    folds.append(_fold_predictions(data, held_out, len(config.classes),
+    folds.append(_fold_predictions(data, held_out, len(data.classes),
                                    hyperparameters))
     logging.info('Fold %d: head %.3f, probe %.3f', held_out,
                  np.mean(folds[-1]['head'] == folds[-1]['label']),
                  np.mean(folds[-1]['probe'] == folds[-1]['label']))
   return {
-      'classes': list(config.classes),
+      'classes': list(data.classes),
       'yamnet_handle': config.yamnet_handle,
       'embeddings': {'uri': data.uri, 'status': data.status,
                      'clips': int(len(np.unique(data.clip_id))),
                      'patches': int(len(data.label))},
       'hyperparameters': hyperparameters.to_custom_config(),
-      **summarize(folds, config.classes),
+      **summarize(folds, data.classes),
       'reference': REFERENCE,
   }
 

@@ -17,7 +17,8 @@ from typing import Optional
 from tfx import v1 as tfx
 
 from components.yamnet_embedding import embed
-from data import esc50_csv
+from components.esc50_example_gen import executor as example_gen
+from data import datasets
 from pipeline import configs
 from pipeline import pipeline as pipeline_def
 from pipeline import report
@@ -30,10 +31,13 @@ def check_inputs(config: configs.PipelineConfig) -> str:
 
   Returns the YAMNet fingerprint recorded with the embeddings.
   """
-  rows = esc50_csv.select_classes(
-      esc50_csv.read_esc50_csv(config.data_root), config.classes)
-  logging.info('%d clips of %s listed in %s', len(rows),
-               ', '.join(config.classes), config.data_root)
+  spans = datasets.window(datasets.span_roots(config.data_root),
+                          config.span_window)
+  clips, classes, _ = example_gen.list_clips(
+      config.data_root, [{'span': s, 'root': r} for s, r in spans],
+      list(config.classes))
+  logging.info('%d clips of %s listed in %s', len(clips), ', '.join(classes),
+               config.data_root)
   loader.load_yamnet(config.yamnet_handle)
   return loader.yamnet_fingerprint(config.yamnet_handle)
 

@@ -6,7 +6,8 @@ cached run still leads to the data it stands for.
 """
 
 import dataclasses
-from typing import Dict, List, Optional
+import json
+from typing import Any, Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -112,3 +113,9 @@ def string_property(artifact: Optional[types.Artifact],
   if artifact is None or not artifact.has_custom_property(name):
     return None
   return artifact.get_string_custom_property(name)
+
+
+def json_property(artifact: Optional[types.Artifact], name: str) -> Any:
+  """A custom property holding JSON text, decoded; None when absent."""
+  text = string_property(artifact, name)
+  return None if text is None else json.loads(text)

@@ -38,6 +38,13 @@ def positive_int(text: str) -> int:
   return value
 
 
+def non_negative_int(text: str) -> int:
+  value = int(text)
+  if value < 0:
+    raise argparse.ArgumentTypeError(f'expected 0 or more, got {text}')
+  return value
+
+
 def boolean(text: str) -> bool:
   value = text.strip().lower()
   if value not in ('1', 'true', 'yes', '0', 'false', 'no'):
@@ -83,11 +90,13 @@ def names(text: str) -> List[str]:
 
 OPTIONS = (
     Option('data_root', '--data-root', 'ESC50_ROOT',
-           'ESC-50 folder holding meta/esc50.csv and audio/'),
+           'dataset folder: ESC-50 layout (meta/esc50.csv + audio/) or one '
+           'folder per class; {SPAN} in it names one folder per span'),
     Option('yamnet_handle', '--yamnet', 'YAMNET_HANDLE',
            'YAMNet TF Hub URL or SavedModel directory'),
     Option('classes', '--classes', 'YAMNET_CLASSES',
-           'comma-separated ESC-50 classes, "esc10" or "all"', names,
+           'comma-separated class names, "esc10" or "all" (every class of '
+           'the dataset)', names,
            resolve=lambda value: tuple(
                esc50_classes.parse_classes(','.join(value)))),
     Option('model_name', '--model-name', 'YAMNET_MODEL_NAME',
@@ -109,6 +118,9 @@ OPTIONS = (
            'YAMNET_MAX_QUARANTINE_FRACTION',
            'fail the run when more than this fraction of clips is unusable',
            fraction),
+    Option('span_window', '--span-window', 'YAMNET_SPAN_WINDOW',
+           'train and evaluate on the last N spans of a {SPAN} data root '
+           '(0: all)', non_negative_int),
     Option('embedding_batch_size', '--embedding-batch-size',
            'YAMNET_EMBEDDING_BATCH_SIZE',
            'clips per YAMNet graph call in the embedding step', positive_int),

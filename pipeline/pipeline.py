@@ -87,6 +87,7 @@ def _ingestion(config: configs.PipelineConfig, yamnet_fingerprint: str,
       data_root=_value(deployment.data_root, config.data_root),
       classes=_value(deployment.classes, config.classes),
       max_quarantine_fraction=config.max_quarantine_fraction,
+      span_window=config.span_window,
   ).with_id(nodes.EXAMPLE_GEN)
   embedding_gen = YamnetEmbeddingGen(
       examples=example_gen.outputs['examples'],

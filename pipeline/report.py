@@ -84,7 +84,8 @@ def _overview(config: configs.PipelineConfig,
       ('Status', f'<span class="{status_class}">{_e(summary.status)}'
                  '</span>'),
       ('Data root', _e(config.data_root)),
-      ('Classes', _e(', '.join(config.classes))),
+      ('Classes', _e(', '.join(summary.dataset.classes or config.classes))),
+      ('Layout', _e(', '.join(summary.dataset.layouts))),
       ('YAMNet', _e((summary.yamnet and summary.yamnet.handle) or
                     config.yamnet_handle)),
       ('Folds', _e(f'train {list(config.train_folds)}, early stopping '
@@ -109,7 +110,8 @@ def _data_section(config: configs.PipelineConfig,
            f'({_e(clips.patches)} YAMNet patches of 0.96 s).</p>']
   examples = run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY)
   if examples:
-    rows = report_data.clip_counts(examples, config.classes)
+    rows = report_data.clip_counts(
+        examples, summary.dataset.classes or config.classes)
     folds = [f'fold {splits.fold_of_split(s)}' for s in splits.ALL_FOLD_SPLITS]
     parts.append('<p>Usable clips per class and fold (ExampleGen output):</p>'
                  + _table(['class'] + folds + ['total'], rows))

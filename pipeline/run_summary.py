@@ -38,6 +38,16 @@ class Clips:
 
 
 @dataclasses.dataclass(frozen=True)
+class Dataset:
+  """What the run read: the data root, its layout(s), the classes chosen
+  (`all` resolved) and the files skipped as not audio or hidden."""
+  root: Optional[str] = None
+  layouts: List[str] = dataclasses.field(default_factory=list)
+  classes: List[str] = dataclasses.field(default_factory=list)
+  files_ignored: Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
 class YamnetUsed:
   handle: Optional[str]
   fingerprint: Optional[str]
@@ -64,6 +74,7 @@ class RunSummary:
   status: str
   components: Dict[str, ComponentRun]
   clips: Clips = Clips()
+  dataset: Dataset = Dataset()
   # The gate's clip-level metrics: overall, and per category slice.
   metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
   per_class_metrics: Dict[str, Dict[str, float]] = dataclasses.field(
@@ -103,6 +114,15 @@ def _clips(run: mlmd_runs.Run) -> Clips:
       quarantined=(decoding or 0) + (embedding or 0),
       patches=mlmd_runs.int_property(embeddings, properties.PATCHES),
       quarantined_decoding=decoding, quarantined_embedding=embedding)
+
+
+def _dataset(run: mlmd_runs.Run) -> Dataset:
+  examples = run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY)
+  facts = mlmd_runs.json_property(examples, properties.DATASET) or {}
+  return Dataset(
+      root=facts.get('root'), layouts=facts.get('layouts', []),
+      classes=mlmd_runs.json_property(examples, properties.CLASSES) or [],
+      files_ignored=facts.get('files_ignored'))
 
 
 def _yamnet(run: mlmd_runs.Run) -> Optional[YamnetUsed]:
@@ -166,7 +186,8 @@ def summarize(run: mlmd_runs.Run) -> RunSummary:
   return RunSummary(
       pipeline=run.pipeline, run_id=run.run_id,
       status='failed' if failed else 'complete', components=components,
-      clips=_clips(run), yamnet=_yamnet(run), **_gate(run), **_push(run))
+      clips=_clips(run), dataset=_dataset(run), yamnet=_yamnet(run),
+      **_gate(run), **_push(run))
 
 
 def collect_summary(connection_config: metadata_store_pb2.ConnectionConfig,
@@ -182,6 +203,12 @@ def format_summary(summary: RunSummary) -> str:
   for name in sorted(summary.components, key=nodes.order_key):
     facts = summary.components[name]
     lines.append(f'  {name:32s} {facts.status:9s} {facts.seconds:8.1f} s')
+  dataset = summary.dataset
+  if dataset.root is not None:
+    lines += ['', f"Dataset: {dataset.root} ({', '.join(dataset.layouts)} "
+                  f'layout; {len(dataset.classes)} classes: '
+                  f"{', '.join(dataset.classes)}; {dataset.files_ignored} "
+                  'files ignored)']
   clips = summary.clips
   if clips.listed is not None:
     lines += ['', f'Clips: {clips.listed} listed, {clips.embedded} embedded, '

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from data import synthetic
 from pipeline import cli
 from pipeline import configs
 from pipeline import local_runner
@@ -23,12 +24,19 @@ def test_help_lists_subcommands_without_loading_tensorflow():
 
 
 def test_unknown_class_names_the_valid_ones(tmp_path, capsys):
-  code = cli.main(['run', '--data-root', str(tmp_path), '--yamnet',
+  """Checked against the dataset's own classes, before any component."""
+  data_root = tmp_path / 'esc50'
+  synthetic.write_synthetic_esc50(str(data_root),
+                                  classes=['dog', 'rooster', 'cat'],
+                                  clips_per_class_per_fold=1, duration_s=0.1)
+  code = cli.main(['run', '--data-root', str(data_root), '--yamnet',
                    str(tmp_path), '--classes', 'dog,wolf', '--output',
                    str(tmp_path / 'out')])
   err = capsys.readouterr().err
-  assert code == 2
-  assert 'Unknown ESC-50 class(es): wolf' in err and 'rooster' in err
+  assert code == 1
+  assert ('class(es) wolf not in the dataset. Its classes: dog, rooster, '
+          'cat' in err)
+  assert not (tmp_path / 'out' / 'metadata.sqlite').exists()
 
 
 def test_missing_data_root_is_a_usage_error(monkeypatch, capsys):

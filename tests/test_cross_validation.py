@@ -17,6 +17,7 @@ from tfx import v1 as tfx
 from conftest import SHARED_ESC50
 from conftest import SHARED_YAMNET
 from conftest import require_shared
+from data import datasets
 from data import esc50_csv
 from data import synthetic
 from pipeline import cli
@@ -53,8 +54,8 @@ def test_every_fold_is_held_out_once_and_every_clip_tested_once(cv_runs):
   folds = [f['fold'] for f in first['per_fold']]
   assert folds == [1, 2, 3, 4, 5]
   assert [f['validation_fold'] for f in first['per_fold']] == [5, 1, 2, 3, 4]
-  rows = esc50_csv.select_classes(esc50_csv.read_esc50_csv(config.data_root),
-                                  CLASSES)
+  rows = datasets.select(esc50_csv.read_esc50_csv(config.data_root),
+                         CLASSES)
   fold_of = {row.clip_id: row.fold for row in rows}
   tested = [p['clip_id'] for p in first['predictions']]
   assert sorted(tested) == sorted(fold_of)

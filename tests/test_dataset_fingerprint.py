@@ -3,16 +3,10 @@
 import os
 import time
 
-from tfx.components.example_gen import utils
-
-from components.esc50_example_gen.component import fold_input_config
+from data import datasets
 from data import synthetic
 
-
-def _fingerprint(root):
-  fingerprint, _, _ = utils.calculate_splits_fingerprint_span_and_version(
-      root, fold_input_config().splits)
-  return fingerprint
+_fingerprint = datasets.fingerprint
 
 
 def test_changed_or_new_clips_change_the_fingerprint(tmp_path):
@@ -38,3 +32,11 @@ def test_changed_or_new_clips_change_the_fingerprint(tmp_path):
   with open(csv_path, 'a') as f:
     f.write('\n')
   assert _fingerprint(root) != before_csv
+
+
+def test_a_clip_deep_in_a_class_folder_changes_the_fingerprint(tmp_path):
+  (tmp_path / 'dog' / 'park' / 'morning').mkdir(parents=True)
+  (tmp_path / 'dog' / 'park' / 'morning' / 'a.wav').write_bytes(b'1')
+  first = _fingerprint(str(tmp_path))
+  (tmp_path / 'dog' / 'park' / 'morning' / 'a.wav').write_bytes(b'22')
+  assert _fingerprint(str(tmp_path)) != first

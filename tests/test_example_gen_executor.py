@@ -96,7 +96,8 @@ def test_too_many_unusable_clips_fail_the_run(tmp_path, dataset):
 
 
 def test_classes_are_an_exec_property(dataset):
-  component = Esc50ExampleGen(data_root=dataset, classes=['dog', 'cat'])
+  component = Esc50ExampleGen(data_root=dataset, classes=['dog', 'cat'],
+                              max_quarantine_fraction=0.05)
   assert json.loads(component.exec_properties['classes']) == ['dog', 'cat']
 
 

@@ -56,7 +56,7 @@ def test_patch_layout_matches_the_embedding_schema():
 def test_a_clip_example_parses_with_the_layout():
   row = esc50_csv.ClipRow(filename='1-100-A-0.wav', fold=1, target=0,
                           category='dog', esc10=True, src_file='100',
-                          take='A')
+                          take='A', path='audio/1-100-A-0.wav')
   waveform = np.linspace(-0.5, 0.5, 1000, dtype=np.float32)
   example = clip_examples.clip_example(row, waveform, 44100, 2)
   parsed = tf.io.parse_single_example(example.SerializeToString(),

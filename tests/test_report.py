@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from data import audio
+from data import datasets
 from data import esc50_csv
 from pipeline import run_summary
 
@@ -63,8 +64,8 @@ def test_report_holds_the_runs_numbers(demo_run, page):
   assert f'Pushed version <b>{version}</b>' in page
   assert 'blessed' in page
   assert html.escape(summary.blessing_reason) in page
-  rows = esc50_csv.select_classes(esc50_csv.read_esc50_csv(config.data_root),
-                                  config.classes)
+  rows = datasets.select(esc50_csv.read_esc50_csv(config.data_root),
+                         config.classes)
   for name in config.classes:
     per_fold = [sum(1 for r in rows if r.category == name and r.fold == fold)
                 for fold in range(1, 6)]
@@ -95,7 +96,7 @@ def test_confusion_matrix_is_the_pushed_models_clip_predictions(demo_run,
   expected = collections.Counter()
   for row in esc50_csv.read_esc50_csv(config.data_root):
     if row.fold in config.test_folds and row.category in config.classes:
-      waveform = audio.read_waveform(esc50_csv.audio_path(config.data_root,
+      waveform = audio.read_waveform(datasets.audio_path(config.data_root,
                                                           row))
       expected[(row.category, names[int(np.argmax(model(waveform)))])] += 1
   assert +shown == expected

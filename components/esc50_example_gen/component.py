@@ -1,15 +1,18 @@
-"""Esc50ExampleGen: ingests `meta/esc50.csv` and the wavs it lists.
+"""Esc50ExampleGen: ingests a dataset (ESC-50's layout or class folders).
 
-A class-style Beam component that reuses TFX's FileBasedDriver, so each run
-fingerprints the metadata CSV and every audio file (name, size, mtime): an
-unchanged dataset is served from cache, a changed clip triggers a new run.
+A class-style Beam component with a driver of its own: before the cache is
+consulted, it lists the spans the run reads and fingerprints each one (every
+file's name, size and mtime), so an unchanged dataset is served from cache
+and a changed or added clip triggers a new run.
 """
 
+import hashlib
 import json
-from typing import Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 from tfx import types
 from tfx.components.example_gen import driver
+from tfx.components.example_gen import utils
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import base_driver
 from tfx.dsl.components.base import executor_spec
@@ -19,33 +22,40 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
-from tfx.utils import proto_utils
 
 from components import quarantine
-from components import splits
 from components.esc50_example_gen import executor
-
-# The driver globs these to fingerprint the dataset; folds come from the CSV.
-FINGERPRINT_PATTERN = '*/*'
+from data import datasets
 
 
-def fold_input_config() -> example_gen_pb2.Input:
-  return example_gen_pb2.Input(splits=[
-      example_gen_pb2.Input.Split(name=name, pattern=FINGERPRINT_PATTERN)
-      for name in splits.ALL_FOLD_SPLITS
-  ])
+class DatasetDriver(driver.Driver):
+  """Resolves the spans a run reads and their fingerprints.
 
-
-class Esc50ExampleGenDriver(driver.FileBasedDriver):
-  """FileBasedDriver that also prepares the outputs besides `examples`.
-
-  On the legacy launcher that AirflowDagRunner uses, ExampleGen's driver
-  creates only the `examples` artifact, which would leave `quarantine` unset.
+  ExampleGen's driver API (TFX's `Driver`) serves both the portable
+  launcher (LocalDagRunner) and the legacy one (Airflow); on Kubeflow no
+  driver runs and the executor lists the spans itself.
   """
+
+  def resolve_exec_properties(self, exec_properties: Dict[str, Any],
+                              pipeline_info: data_types.PipelineInfo,
+                              component_info: data_types.ComponentInfo
+                             ) -> Dict[str, Any]:
+    del pipeline_info, component_info
+    table = datasets.span_table(
+        exec_properties[standard_component_specs.INPUT_BASE_KEY],
+        int(exec_properties.get(executor.SPAN_WINDOW_KEY) or 0))
+    exec_properties[executor.SPANS_KEY] = json.dumps(table, sort_keys=True)
+    exec_properties[utils.SPAN_PROPERTY_NAME] = table[-1]['span']
+    exec_properties[utils.VERSION_PROPERTY_NAME] = None
+    exec_properties[utils.FINGERPRINT_PROPERTY_NAME] = hashlib.sha256(
+        exec_properties[executor.SPANS_KEY].encode('utf-8')).hexdigest()
+    return exec_properties
 
   def _prepare_output_artifacts(self, input_artifacts, output_dict,
                                 exec_properties, execution_id, pipeline_info,
                                 component_info):
+    """Also prepares the outputs besides `examples`: on the legacy launcher
+    (Airflow) ExampleGen's driver creates only `examples`."""
     result = super()._prepare_output_artifacts(
         input_artifacts, output_dict, exec_properties, execution_id,
         pipeline_info, component_info)
@@ -61,15 +71,12 @@ class Esc50ExampleGenSpec(types.ComponentSpec):
   """Parameters and outputs of Esc50ExampleGen."""
   PARAMETERS = {
       standard_component_specs.INPUT_BASE_KEY: ExecutionParameter(type=str),
-      standard_component_specs.INPUT_CONFIG_KEY: ExecutionParameter(type=str),
-      standard_component_specs.OUTPUT_CONFIG_KEY: ExecutionParameter(type=str),
       standard_component_specs.OUTPUT_DATA_FORMAT_KEY:
           ExecutionParameter(type=int),
       standard_component_specs.OUTPUT_FILE_FORMAT_KEY:
           ExecutionParameter(type=int),
-      standard_component_specs.RANGE_CONFIG_KEY:
-          ExecutionParameter(type=str, optional=True),
       executor.CLASSES_KEY: ExecutionParameter(type=str),
+      executor.SPAN_WINDOW_KEY: ExecutionParameter(type=int),
       executor.MAX_QUARANTINE_FRACTION_KEY: ExecutionParameter(type=float),
   }
   INPUTS = {}
@@ -82,31 +89,33 @@ class Esc50ExampleGenSpec(types.ComponentSpec):
 
 
 class Esc50ExampleGen(base_beam_component.BaseBeamComponent):
-  """Reads an ESC-50 data root into clip Examples, one split per fold.
+  """Reads a data root into clip Examples, one split per fold.
 
-  Each Example holds the CSV columns and the clip as 16 kHz mono float32 audio.
-  Only the chosen classes are decoded. Unusable clips go to `quarantine`.
+  Each Example holds what the dataset says of the clip and the clip as 16 kHz
+  mono float32 audio. Only the chosen classes are decoded. Unusable clips go
+  to `quarantine`. A data root with `{SPAN}` reads the last `span_window`
+  spans (0: all).
   """
 
   SPEC_CLASS = Esc50ExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
-  DRIVER_CLASS = Esc50ExampleGenDriver
+  DRIVER_CLASS = DatasetDriver
 
   def __init__(self, data_root: Union[str, data_types.RuntimeParameter],
                classes: Union[Sequence[str], data_types.RuntimeParameter],
                max_quarantine_fraction: float,
+               span_window: int = 0,
                output_file_format: Optional[int] = None):
     """`classes` may be a str RuntimeParameter holding their JSON list."""
     spec = Esc50ExampleGenSpec(
         input_base=data_root,
-        input_config=proto_utils.proto_to_json(fold_input_config()),
-        output_config=proto_utils.proto_to_json(example_gen_pb2.Output()),
         output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
         output_file_format=(output_file_format if output_file_format is not None
                             else example_gen_pb2.FORMAT_TFRECORDS_GZIP),
         classes=(classes if isinstance(classes, data_types.RuntimeParameter)
                  else json.dumps(list(classes))),
         max_quarantine_fraction=float(max_quarantine_fraction),
+        span_window=int(span_window),
         examples=types.Channel(type=standard_artifacts.Examples),
         quarantine=types.Channel(type=quarantine.QuarantinedClips))
     super().__init__(spec=spec)

@@ -1,5 +1,11 @@
-"""Executor of Esc50ExampleGen: CSV rows -> decoded clip Examples per fold."""
+"""Executor of Esc50ExampleGen: a dataset's clips -> clip Examples per fold.
 
+The dataset is either layout of data/datasets.py, in one or more spans; each
+span's clips are written to files of their own in each fold's split
+(`span-<N>-...`), so a later run can tell them apart.
+"""
+
+import dataclasses
 import json
 import logging
 import os
@@ -21,10 +27,15 @@ from components import quarantine
 from components import splits
 from data import audio
 from data import clip_examples
+from data import datasets
 from data import esc50_csv
 
 CLASSES_KEY = 'classes'
 MAX_QUARANTINE_FRACTION_KEY = 'max_quarantine_fraction'
+SPAN_WINDOW_KEY = 'span_window'
+# The spans a run reads, with their fingerprints (set by the driver; computed
+# here when no driver ran, as on Kubeflow).
+SPANS_KEY = 'spans'
 QUARANTINE_KEY = 'quarantine'
 
 
@@ -45,9 +56,9 @@ class DecodeClipFn(beam.DoFn):
 
   QUARANTINE_TAG = 'quarantine'
 
-  def __init__(self, data_root: str):
+  def __init__(self, span_root: str):
     super().__init__()
-    self._data_root = data_root
+    self._span_root = span_root
     self._decoded = beam.metrics.Metrics.counter(_METRICS_NAMESPACE,
                                                  'clips_decoded')
     self._quarantined = beam.metrics.Metrics.counter(_METRICS_NAMESPACE,
@@ -60,7 +71,7 @@ class DecodeClipFn(beam.DoFn):
       logging.info('Esc50ExampleGen: %d clips read by this worker', self._seen)
     try:
       samples, sample_rate = audio.read_audio(
-          esc50_csv.audio_path(self._data_root, row))
+          datasets.audio_path(self._span_root, row))
       waveform = usable_waveform(samples, sample_rate)
     except audio.AudioDecodeError as error:
       self._quarantined.inc()
@@ -73,7 +84,7 @@ class DecodeClipFn(beam.DoFn):
 
 
 @beam.ptransform_fn
-def WriteClips(clips: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:  # pylint: disable=invalid-name
+def WriteClips(clips: beam.PCollection, file_prefix: str) -> beam.pvalue.PDone:  # pylint: disable=invalid-name
   """Writes clip Examples as TFX's ExampleGen lays them out, without a shuffle.
 
   TFX's WriteSplit reshuffles the serialized Examples before writing. On
@@ -85,65 +96,109 @@ def WriteClips(clips: beam.PCollection, split_uri: str) -> beam.pvalue.PDone:  #
   """
   return (clips
           | 'Serialize' >> beam.Map(lambda clip: clip.SerializeToString())
-          | 'Write' >> beam.io.WriteToTFRecord(
-              os.path.join(split_uri, write_split.DEFAULT_FILE_NAME)))
+          | 'Write' >> beam.io.WriteToTFRecord(file_prefix))
+
+
+def span_file_prefix(split_uri: str, span: int) -> str:
+  """Where a span's clips of one split go: files of its own."""
+  return os.path.join(split_uri, f'span-{span}-{write_split.DEFAULT_FILE_NAME}')
+
+
+def read_spans(exec_properties: Dict[str, Any]) -> List[Dict[str, Any]]:
+  """The spans to read: the driver's table, else computed now."""
+  if exec_properties.get(SPANS_KEY):
+    return json.loads(exec_properties[SPANS_KEY])
+  return datasets.span_table(
+      exec_properties[standard_component_specs.INPUT_BASE_KEY],
+      int(exec_properties.get(SPAN_WINDOW_KEY) or 0))
+
+
+def list_clips(data_root: str, spans: List[Dict[str, Any]],
+               classes: List[str]):
+  """(span root, row) of every chosen clip; the chosen classes; the datasets.
+
+  Clips of a span dataset are named by their span's folder too, so two spans
+  may hold files of the same name.
+  """
+  read = [(span, datasets.read_dataset(span['root'])) for span in spans]
+  chosen = datasets.resolve_classes(
+      datasets.class_order({c for _, d in read for c in d.classes}), classes)
+  clips = []
+  for span, dataset in read:
+    prefix = datasets.span_prefix(data_root, span['root'])
+    for row in datasets.select(dataset.rows, chosen):
+      if prefix:
+        row = dataclasses.replace(row, filename=f'{prefix}/{row.filename}')
+      clips.append((span['span'], span['root'], row))
+  return clips, chosen, [dataset for _, dataset in read]
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
-  """Validates the CSV up front, then decodes the chosen classes' clips."""
+  """Validates the dataset up front, then decodes the chosen classes' clips."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
     data_root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    classes = json.loads(exec_properties[CLASSES_KEY])
-    rows = esc50_csv.select_classes(esc50_csv.read_esc50_csv(data_root),
-                                    classes)
-    logging.info('Esc50ExampleGen: %d clips of %d classes listed in %s',
-                 len(rows), len(classes), data_root)
+    spans = read_spans(exec_properties)
+    clips, classes, read = list_clips(
+        data_root, spans, json.loads(exec_properties[CLASSES_KEY]))
+    rows = [row for _, _, row in clips]
+    logging.info('Esc50ExampleGen: %d clips of %d classes in %d span(s) of %s',
+                 len(rows), len(classes), len(spans), data_root)
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
     quarantine_uri = artifact_utils.get_single_uri(output_dict[QUARANTINE_KEY])
-    file_format = exec_properties[
-        standard_component_specs.OUTPUT_FILE_FORMAT_KEY]
     examples.split_names = artifact_utils.encode_split_names(
         list(splits.ALL_FOLD_SPLITS))
-
-    with self._make_beam_pipeline() as pipeline:
-      quarantined = []
-      for split_name in splits.ALL_FOLD_SPLITS:
-        fold = splits.fold_of_split(split_name)
-        decoded = (
-            pipeline
-            | f'ListClips[{split_name}]' >> beam.Create(
-                [row for row in rows if row.fold == fold])
-            | f'Spread[{split_name}]' >> beam.Reshuffle()
-            | f'Decode[{split_name}]' >> beam.ParDo(
-                DecodeClipFn(data_root)).with_outputs(
-                    DecodeClipFn.QUARANTINE_TAG, main='examples'))
-        _ = decoded.examples | f'WriteSplit[{split_name}]' >> WriteClips(
-            artifact_utils.get_split_uri([examples], split_name))
-        quarantined.append(decoded[DecodeClipFn.QUARANTINE_TAG])
-      _ = (quarantined
-           | 'MergeQuarantine' >> beam.Flatten()
-           | 'WriteQuarantine' >> quarantine.WriteQuarantine(quarantine_uri))
+    self._decode(clips, examples, quarantine_uri)
 
     examples_utils.set_payload_format(
         examples, exec_properties[
             standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
     examples_utils.set_file_format(
-        examples, write_split.to_file_format_str(file_format))
+        examples, write_split.to_file_format_str(
+            exec_properties[standard_component_specs.OUTPUT_FILE_FORMAT_KEY]))
     quarantined = quarantine.read_quarantine(quarantine_uri)
     check_every_clip_written(examples, rows, quarantined)
     examples.set_int_custom_property(properties.CLIPS_LISTED, len(rows))
     examples.set_int_custom_property(properties.CLIPS_QUARANTINED,
                                      len(quarantined))
+    examples.set_string_custom_property(properties.CLASSES, json.dumps(classes))
+    examples.set_string_custom_property(properties.DATASET, json.dumps({
+        'root': data_root, 'layouts': sorted({d.layout for d in read}),
+        'files_ignored': sum(d.files_ignored for d in read)}))
+    examples.set_string_custom_property(properties.SPANS, json.dumps(spans))
     logging.info('Esc50ExampleGen: %d clips listed, %d decoded, %d quarantined',
                  len(rows), len(rows) - len(quarantined), len(quarantined))
     check_quarantine_fraction(
         quarantined, len(rows),
         float(exec_properties[MAX_QUARANTINE_FRACTION_KEY]), quarantine_uri)
+
+  def _decode(self, clips, examples: types.Artifact, quarantine_uri: str):
+    """One Beam branch per (fold, span): each span's files stay its own."""
+    with self._make_beam_pipeline() as pipeline:
+      quarantined = []
+      for split_name in splits.ALL_FOLD_SPLITS:
+        fold = splits.fold_of_split(split_name)
+        split_uri = artifact_utils.get_split_uri([examples], split_name)
+        for span, root in sorted({(s, r) for s, r, _ in clips}):
+          label = f'{split_name}, span {span}'
+          decoded = (
+              pipeline
+              | f'ListClips[{label}]' >> beam.Create(
+                  [row for s, _, row in clips if s == span and row.fold == fold])
+              | f'Spread[{label}]' >> beam.Reshuffle()
+              | f'Decode[{label}]' >> beam.ParDo(
+                  DecodeClipFn(root)).with_outputs(
+                      DecodeClipFn.QUARANTINE_TAG, main='examples'))
+          _ = decoded.examples | f'WriteSplit[{label}]' >> WriteClips(
+              span_file_prefix(split_uri, span))
+          quarantined.append(decoded[DecodeClipFn.QUARANTINE_TAG])
+      _ = (quarantined
+           | 'MergeQuarantine' >> beam.Flatten()
+           | 'WriteQuarantine' >> quarantine.WriteQuarantine(quarantine_uri))
 
 
 def check_every_clip_written(examples: types.Artifact,
