@@ -13,6 +13,13 @@ CLIPS_QUARANTINED = 'clips_quarantined'
 CLASSES = 'classes'
 DATASET = 'dataset'
 SPANS = 'spans'
+# JSON {span: clips} each span's records hold, and the count of clips whose
+# records were copied from an earlier run (components/span_reuse.py).
+SPAN_CLIPS = 'span_clips'
+CLIPS_REUSED = 'clips_reused'
+# YamnetEmbeddingGen's table: the clip table's entries with the YAMNet
+# fingerprint (JSON), named apart so that each component finds its own.
+EMBEDDED_SPANS = 'embedded_spans'
 # YamnetEmbeddingGen's embeddings: clips embedded and their patches (and
 # CLIPS_QUARANTINED: clips YAMNet failed on), and which YAMNet made them.
 CLIPS_EMBEDDED = 'clips_embedded'

@@ -6,10 +6,12 @@ components produced (TFRecords, one split per fold); writers check after every
 Beam write that no record was lost.
 """
 
+import re
 from typing import Dict, List, Sequence
 
 import tensorflow as tf
 from tfx import types
+from tfx.components.example_gen import write_split
 from tfx.types import artifact_utils
 
 from components import splits
@@ -23,6 +25,28 @@ def split_files(examples: types.Artifact, split_names: Sequence[str]
     pattern = artifact_utils.get_split_uri([examples], split) + '/*'
     files.extend(sorted(tf.io.gfile.glob(pattern)))
   return files
+
+
+def split_dir(artifact_uri: str, split: str) -> str:
+  """A split's folder under an Examples artifact's URI (TFX's layout), for
+  an earlier artifact known only by its URI."""
+  return f'{artifact_uri}/Split-{split}'
+
+
+def span_file_prefix(split_uri: str, span: int) -> str:
+  """Where a span's records of one split go: files of their own, so a later
+  run can copy one span's records without the others."""
+  return f'{split_uri}/span-{span}-{write_split.DEFAULT_FILE_NAME}'
+
+
+def span_files(split_uri: str, span: int) -> List[str]:
+  return sorted(tf.io.gfile.glob(f'{split_uri}/span-{span}-*'))
+
+
+def span_of_file(path: str) -> int:
+  """The span a record file holds (0 for files not named by span)."""
+  match = re.match(r'span-(\d+)-', path.rsplit('/', 1)[-1])
+  return int(match.group(1)) if match else 0
 
 
 def fold_files(examples: types.Artifact, folds: Sequence[int]) -> List[str]:

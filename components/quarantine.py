@@ -14,20 +14,21 @@ import tensorflow as tf
 from tfx.types import artifact
 
 QUARANTINE_FILE = 'quarantine.jsonl'
-FIELDS = ('clip_id', 'filename', 'fold', 'category', 'reason')
+FIELDS = ('clip_id', 'filename', 'fold', 'category', 'span', 'reason')
 
 
 class QuarantinedClips(artifact.Artifact):
-  """JSON lines, one clip per line: clip_id, filename, fold, category, reason."""
+  """JSON lines, one clip per line: clip_id, filename, fold, category, span
+  (0 for a data root without spans), reason."""
   # Kubeflow V2 imports a custom artifact class by its type name, which must
   # be `<module>.<Class>` with one dot; components/__init__.py exports it.
   TYPE_NAME = 'components.QuarantinedClips'
 
 
-def record(clip_id: str, filename: str, fold: int, category: str,
+def record(clip_id: str, filename: str, fold: int, category: str, span: int,
            reason: str) -> Dict[str, object]:
   return {'clip_id': clip_id, 'filename': filename, 'fold': int(fold),
-          'category': category, 'reason': reason}
+          'category': category, 'span': int(span), 'reason': reason}
 
 
 def quarantine_path(artifact_uri: str) -> str:

@@ -17,8 +17,7 @@ from typing import Optional
 from tfx import v1 as tfx
 
 from components.yamnet_embedding import embed
-from components.esc50_example_gen import executor as example_gen
-from data import datasets
+from components.esc50_example_gen import spans
 from pipeline import configs
 from pipeline import pipeline as pipeline_def
 from pipeline import report
@@ -31,13 +30,10 @@ def check_inputs(config: configs.PipelineConfig) -> str:
 
   Returns the YAMNet fingerprint recorded with the embeddings.
   """
-  spans = datasets.window(datasets.span_roots(config.data_root),
-                          config.span_window)
-  clips, classes, _ = example_gen.list_clips(
-      config.data_root, [{'span': s, 'root': r} for s, r in spans],
-      list(config.classes))
-  logging.info('%d clips of %s listed in %s', len(clips), ', '.join(classes),
-               config.data_root)
+  table = spans.span_table(config.data_root, config.span_window,
+                           config.classes)
+  logging.info('%d span(s) of %s listed in %s', len(table),
+               ', '.join(spans.classes_of(table)), config.data_root)
   loader.load_yamnet(config.yamnet_handle)
   return loader.yamnet_fingerprint(config.yamnet_handle)
 

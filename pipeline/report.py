@@ -105,7 +105,8 @@ def _data_section(config: configs.PipelineConfig,
   clips = summary.clips
   parts = ['<h2 id="data">Data</h2>',
            f'<p>Clips: {_e(clips.listed)} listed, '
-           f'{_e(clips.embedded)} embedded, '
+           f'{_e(clips.embedded)} embedded by this run, '
+           f'{_e(clips.reused)} reused from earlier runs, '
            f'{_e(clips.quarantined)} quarantined '
            f'({_e(clips.patches)} YAMNet patches of 0.96 s).</p>']
   examples = run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY)

@@ -14,6 +14,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.types import standard_component_specs as keys
 
 from components import artifact_properties as properties
+from components import span_reuse
 from components.yamnet_embedding import executor as embedding_gen
 from pipeline import evaluation_results
 from pipeline import mlmd_runs
@@ -28,9 +29,12 @@ class ComponentRun:
 
 @dataclasses.dataclass(frozen=True)
 class Clips:
-  """Clip counts: listed = embedded + quarantined (decoding + embedding)."""
+  """Clip counts: listed = embedded + reused + quarantined (decoding +
+  embedding); embedded counts only clips this run embedded, reused those
+  whose embeddings an earlier run made (a cached step reuses them all)."""
   listed: Optional[int] = None
   embedded: Optional[int] = None
+  reused: Optional[int] = None
   quarantined: Optional[int] = None
   patches: Optional[int] = None
   quarantined_decoding: Optional[int] = None
@@ -45,6 +49,15 @@ class Dataset:
   layouts: List[str] = dataclasses.field(default_factory=list)
   classes: List[str] = dataclasses.field(default_factory=list)
   files_ignored: Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Spans:
+  """The spans trained on (the window), those this run embedded, and those
+  embedded again because their files changed since an earlier run."""
+  trained_on: List[int] = dataclasses.field(default_factory=list)
+  embedded: List[int] = dataclasses.field(default_factory=list)
+  changed: List[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +88,7 @@ class RunSummary:
   components: Dict[str, ComponentRun]
   clips: Clips = Clips()
   dataset: Dataset = Dataset()
+  spans: Spans = Spans()
   # The gate's clip-level metrics: overall, and per category slice.
   metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
   per_class_metrics: Dict[str, Dict[str, float]] = dataclasses.field(
@@ -100,6 +114,11 @@ class RunSummary:
     return facts
 
 
+def _embedding_ran(run: mlmd_runs.Run) -> bool:
+  facts = run.nodes.get(nodes.EMBEDDING_GEN)
+  return facts is not None and facts.status != 'cached'
+
+
 def _clips(run: mlmd_runs.Run) -> Clips:
   examples = run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY)
   embeddings = run.single(nodes.EMBEDDING_GEN, embedding_gen.EMBEDDINGS_KEY)
@@ -108,12 +127,29 @@ def _clips(run: mlmd_runs.Run) -> Clips:
   if embeddings is None:
     return Clips(listed=listed, quarantined_decoding=decoding)
   embedding = mlmd_runs.int_property(embeddings, properties.CLIPS_QUARANTINED)
+  embedded = mlmd_runs.int_property(embeddings, properties.CLIPS_EMBEDDED)
+  reused = mlmd_runs.int_property(embeddings, properties.CLIPS_REUSED) or 0
+  if not _embedding_ran(run):
+    embedded, reused = 0, (embedded or 0) + reused
   return Clips(
-      listed=listed,
-      embedded=mlmd_runs.int_property(embeddings, properties.CLIPS_EMBEDDED),
+      listed=listed, embedded=embedded, reused=reused,
       quarantined=(decoding or 0) + (embedding or 0),
       patches=mlmd_runs.int_property(embeddings, properties.PATCHES),
       quarantined_decoding=decoding, quarantined_embedding=embedding)
+
+
+def _spans(run: mlmd_runs.Run) -> Spans:
+  embeddings = run.single(nodes.EMBEDDING_GEN, embedding_gen.EMBEDDINGS_KEY)
+  table = mlmd_runs.json_property(embeddings, properties.EMBEDDED_SPANS)
+  if not table:
+    return Spans()
+  plan = mlmd_runs.json_property(embeddings, span_reuse.PLAN_KEY)
+  ran = _embedding_ran(run)
+  return Spans(
+      trained_on=[entry['span'] for entry in table],
+      embedded=[entry['span'] for entry in table
+                if ran and str(entry['span']) not in plan['reuse']],
+      changed=plan['changed'] if ran else [])
 
 
 def _dataset(run: mlmd_runs.Run) -> Dataset:
@@ -186,7 +222,8 @@ def summarize(run: mlmd_runs.Run) -> RunSummary:
   return RunSummary(
       pipeline=run.pipeline, run_id=run.run_id,
       status='failed' if failed else 'complete', components=components,
-      clips=_clips(run), dataset=_dataset(run), yamnet=_yamnet(run),
+      clips=_clips(run), dataset=_dataset(run), spans=_spans(run),
+      yamnet=_yamnet(run),
       **_gate(run), **_push(run))
 
 
@@ -212,7 +249,15 @@ def format_summary(summary: RunSummary) -> str:
   clips = summary.clips
   if clips.listed is not None:
     lines += ['', f'Clips: {clips.listed} listed, {clips.embedded} embedded, '
-                  f'{clips.quarantined} quarantined ({clips.patches} patches)']
+                  f'{clips.reused} reused, {clips.quarantined} quarantined '
+                  f'({clips.patches} patches)']
+  spans = summary.spans
+  if spans.trained_on:
+    lines.append(f'Spans: trained on {spans.trained_on}, embedded by this '
+                 f'run {spans.embedded}')
+  if spans.changed:
+    lines.append(f'Warning: span(s) {spans.changed} changed since an earlier '
+                 'run embedded them, and were embedded again')
   for label, metrics in (('Test clips (the gate)', summary.metrics),
                          ('Test patches', summary.patch_metrics)):
     if metrics:

@@ -77,7 +77,11 @@ def test_end_to_end_benchmark_times_a_cold_and_a_cached_run(
   runs = end_to_end_report['pipeline']['runs']
   for run in runs.values():
     assert run['blessed']
-    assert run['clips']['embedded'] == run['clips']['listed'] == 414
+    assert run['clips']['listed'] == 414
+  # The cached run embeds nothing and reuses every clip's embeddings.
+  assert runs['cold']['clips']['embedded'] == 414
+  assert runs['cached']['clips']['embedded'] == 0
+  assert runs['cached']['clips']['reused'] == 414
   cold, cached = runs['cold']['components'], runs['cached']['components']
   assert set(cold) == set(cached)
   assert all(c['status'] == 'complete' for c in cold.values())

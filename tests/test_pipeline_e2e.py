@@ -79,7 +79,8 @@ def test_first_run_completes_blessed_and_pushed(runs, demo_run):
   assert first['status'] == 'complete'
   assert all(c['status'] == 'complete' for c in first['components'].values())
   assert first['clips'] == {
-      'listed': 30, 'embedded': 30, 'quarantined': 0, 'patches': 300,
+      'listed': 30, 'embedded': 30, 'reused': 0, 'quarantined': 0,
+      'patches': 300,
       'quarantined_decoding': 0, 'quarantined_embedding': 0}
   assert first['blessed'] is True
   # The gate's clip metrics: 6 test clips (fold 5) through the served model.

@@ -23,28 +23,44 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
+from components import artifact_properties as properties
 from components import quarantine
+from components import span_reuse
 from components.esc50_example_gen import executor
-from data import datasets
+from components.esc50_example_gen import spans
 
 
 class DatasetDriver(driver.Driver):
-  """Resolves the spans a run reads and their fingerprints.
+  """Resolves the spans a run reads, their fingerprints, and which of them
+  earlier runs already decoded (components/span_reuse.py).
 
   ExampleGen's driver API (TFX's `Driver`) serves both the portable
   launcher (LocalDagRunner) and the legacy one (Airflow); on Kubeflow no
   driver runs and the executor lists the spans itself.
   """
 
+  _pipeline_name: Optional[str] = None
+
+  def run(self, execution_info):
+    # TFX's Driver.run hands resolve_exec_properties no pipeline name.
+    self._pipeline_name = execution_info.pipeline_info.id
+    return super().run(execution_info)
+
   def resolve_exec_properties(self, exec_properties: Dict[str, Any],
                               pipeline_info: data_types.PipelineInfo,
                               component_info: data_types.ComponentInfo
                              ) -> Dict[str, Any]:
-    del pipeline_info, component_info
-    table = datasets.span_table(
+    del component_info
+    table = spans.span_table(
         exec_properties[standard_component_specs.INPUT_BASE_KEY],
-        int(exec_properties.get(executor.SPAN_WINDOW_KEY) or 0))
+        int(exec_properties.get(executor.SPAN_WINDOW_KEY) or 0),
+        json.loads(exec_properties[executor.CLASSES_KEY]))
+    plan = span_reuse.plan_from_driver(
+        self._metadata_handle,
+        pipeline_info.pipeline_name or self._pipeline_name, table,
+        properties.SPANS)
     exec_properties[executor.SPANS_KEY] = json.dumps(table, sort_keys=True)
+    exec_properties[span_reuse.PLAN_KEY] = json.dumps(plan, sort_keys=True)
     exec_properties[utils.SPAN_PROPERTY_NAME] = table[-1]['span']
     exec_properties[utils.VERSION_PROPERTY_NAME] = None
     exec_properties[utils.FINGERPRINT_PROPERTY_NAME] = hashlib.sha256(

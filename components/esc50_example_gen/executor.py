@@ -5,10 +5,8 @@ span's clips are written to files of their own in each fold's split
 (`span-<N>-...`), so a later run can tell them apart.
 """
 
-import dataclasses
 import json
 import logging
-import os
 from typing import Any, Dict, List
 
 import apache_beam as beam
@@ -24,7 +22,9 @@ from components import artifact_properties as properties
 from components import examples_io
 from data import record_files
 from components import quarantine
+from components import span_reuse
 from components import splits
+from components.esc50_example_gen import spans
 from data import audio
 from data import clip_examples
 from data import datasets
@@ -33,10 +33,11 @@ from data import esc50_csv
 CLASSES_KEY = 'classes'
 MAX_QUARANTINE_FRACTION_KEY = 'max_quarantine_fraction'
 SPAN_WINDOW_KEY = 'span_window'
-# The spans a run reads, with their fingerprints (set by the driver; computed
-# here when no driver ran, as on Kubeflow).
+# The span table (components/esc50_example_gen/spans.py), set by the driver
+# with the reuse plan (span_reuse.PLAN_KEY); computed here when no driver ran,
+# as on Kubeflow.
 SPANS_KEY = 'spans'
-QUARANTINE_KEY = 'quarantine'
+QUARANTINE_KEY = span_reuse.QUARANTINE_KEY
 
 
 _METRICS_NAMESPACE = 'esc50_example_gen'
@@ -56,8 +57,9 @@ class DecodeClipFn(beam.DoFn):
 
   QUARANTINE_TAG = 'quarantine'
 
-  def __init__(self, span_root: str):
+  def __init__(self, span: int, span_root: str):
     super().__init__()
+    self._span = span
     self._span_root = span_root
     self._decoded = beam.metrics.Metrics.counter(_METRICS_NAMESPACE,
                                                  'clips_decoded')
@@ -76,7 +78,8 @@ class DecodeClipFn(beam.DoFn):
     except audio.AudioDecodeError as error:
       self._quarantined.inc()
       yield beam.pvalue.TaggedOutput(self.QUARANTINE_TAG, quarantine.record(
-          row.clip_id, row.filename, row.fold, row.category, str(error)))
+          row.clip_id, row.filename, row.fold, row.category, self._span,
+          str(error)))
       return
     self._decoded.inc()
     yield clip_examples.clip_example(row, waveform, sample_rate,
@@ -99,60 +102,44 @@ def WriteClips(clips: beam.PCollection, file_prefix: str) -> beam.pvalue.PDone: 
           | 'Write' >> beam.io.WriteToTFRecord(file_prefix))
 
 
-def span_file_prefix(split_uri: str, span: int) -> str:
-  """Where a span's clips of one split go: files of its own."""
-  return os.path.join(split_uri, f'span-{span}-{write_split.DEFAULT_FILE_NAME}')
-
-
-def read_spans(exec_properties: Dict[str, Any]) -> List[Dict[str, Any]]:
-  """The spans to read: the driver's table, else computed now."""
+def _table_and_plan(exec_properties: Dict[str, Any]):
+  """The driver's span table and reuse plan; without a driver (Kubeflow),
+  the table computed now and nothing reused."""
   if exec_properties.get(SPANS_KEY):
-    return json.loads(exec_properties[SPANS_KEY])
-  return datasets.span_table(
+    return (json.loads(exec_properties[SPANS_KEY]),
+            json.loads(exec_properties[span_reuse.PLAN_KEY]))
+  return spans.span_table(
       exec_properties[standard_component_specs.INPUT_BASE_KEY],
-      int(exec_properties.get(SPAN_WINDOW_KEY) or 0))
-
-
-def list_clips(data_root: str, spans: List[Dict[str, Any]],
-               classes: List[str]):
-  """(span root, row) of every chosen clip; the chosen classes; the datasets.
-
-  Clips of a span dataset are named by their span's folder too, so two spans
-  may hold files of the same name.
-  """
-  read = [(span, datasets.read_dataset(span['root'])) for span in spans]
-  chosen = datasets.resolve_classes(
-      datasets.class_order({c for _, d in read for c in d.classes}), classes)
-  clips = []
-  for span, dataset in read:
-    prefix = datasets.span_prefix(data_root, span['root'])
-    for row in datasets.select(dataset.rows, chosen):
-      if prefix:
-        row = dataclasses.replace(row, filename=f'{prefix}/{row.filename}')
-      clips.append((span['span'], span['root'], row))
-  return clips, chosen, [dataset for _, dataset in read]
+      int(exec_properties.get(SPAN_WINDOW_KEY) or 0),
+      json.loads(exec_properties[CLASSES_KEY])), span_reuse.NO_PLAN
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
-  """Validates the dataset up front, then decodes the chosen classes' clips."""
+  """Validates the dataset up front, then decodes the chosen classes' clips;
+  spans an earlier run decoded are copied from its output instead."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
     data_root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    spans = read_spans(exec_properties)
-    clips, classes, read = list_clips(
-        data_root, spans, json.loads(exec_properties[CLASSES_KEY]))
+    table, plan = _table_and_plan(exec_properties)
+    clips, read = spans.list_clips(data_root, table)
     rows = [row for _, _, row in clips]
-    logging.info('Esc50ExampleGen: %d clips of %d classes in %d span(s) of %s',
-                 len(rows), len(classes), len(spans), data_root)
+    reused = span_reuse.reused_spans(plan)
+    logging.info('Esc50ExampleGen: %d clips in %d span(s) of %s; spans %s '
+                 'copied from earlier runs', len(rows), len(table), data_root,
+                 sorted(reused) or 'none')
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
     quarantine_uri = artifact_utils.get_single_uri(output_dict[QUARANTINE_KEY])
     examples.split_names = artifact_utils.encode_split_names(
         list(splits.ALL_FOLD_SPLITS))
-    self._decode(clips, examples, quarantine_uri)
+    _, earlier_quarantine = span_reuse.copy_reused(
+        plan, standard_component_specs.EXAMPLES_KEY, examples,
+        list(splits.ALL_FOLD_SPLITS))
+    self._decode([c for c in clips if c[0] not in reused], earlier_quarantine,
+                 examples, quarantine_uri)
 
     examples_utils.set_payload_format(
         examples, exec_properties[
@@ -162,24 +149,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             exec_properties[standard_component_specs.OUTPUT_FILE_FORMAT_KEY]))
     quarantined = quarantine.read_quarantine(quarantine_uri)
     check_every_clip_written(examples, rows, quarantined)
-    examples.set_int_custom_property(properties.CLIPS_LISTED, len(rows))
-    examples.set_int_custom_property(properties.CLIPS_QUARANTINED,
-                                     len(quarantined))
-    examples.set_string_custom_property(properties.CLASSES, json.dumps(classes))
-    examples.set_string_custom_property(properties.DATASET, json.dumps({
-        'root': data_root, 'layouts': sorted({d.layout for d in read}),
-        'files_ignored': sum(d.files_ignored for d in read)}))
-    examples.set_string_custom_property(properties.SPANS, json.dumps(spans))
+    _record(examples, data_root, table, plan, clips, read, quarantined)
     logging.info('Esc50ExampleGen: %d clips listed, %d decoded, %d quarantined',
                  len(rows), len(rows) - len(quarantined), len(quarantined))
     check_quarantine_fraction(
         quarantined, len(rows),
         float(exec_properties[MAX_QUARANTINE_FRACTION_KEY]), quarantine_uri)
 
-  def _decode(self, clips, examples: types.Artifact, quarantine_uri: str):
+  def _decode(self, clips: List[spans.ListedClip],
+              earlier_quarantine: List[Dict[str, Any]],
+              examples: types.Artifact, quarantine_uri: str):
     """One Beam branch per (fold, span): each span's files stay its own."""
     with self._make_beam_pipeline() as pipeline:
-      quarantined = []
+      quarantined = [pipeline | 'EarlierQuarantine' >> beam.Create(
+          earlier_quarantine)]
       for split_name in splits.ALL_FOLD_SPLITS:
         fold = splits.fold_of_split(split_name)
         split_uri = artifact_utils.get_split_uri([examples], split_name)
@@ -191,14 +174,36 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                   [row for s, _, row in clips if s == span and row.fold == fold])
               | f'Spread[{label}]' >> beam.Reshuffle()
               | f'Decode[{label}]' >> beam.ParDo(
-                  DecodeClipFn(root)).with_outputs(
+                  DecodeClipFn(span, root)).with_outputs(
                       DecodeClipFn.QUARANTINE_TAG, main='examples'))
           _ = decoded.examples | f'WriteSplit[{label}]' >> WriteClips(
-              span_file_prefix(split_uri, span))
+              examples_io.span_file_prefix(split_uri, span))
           quarantined.append(decoded[DecodeClipFn.QUARANTINE_TAG])
       _ = (quarantined
            | 'MergeQuarantine' >> beam.Flatten()
            | 'WriteQuarantine' >> quarantine.WriteQuarantine(quarantine_uri))
+
+
+def _record(examples: types.Artifact, data_root: str, table, plan,
+            clips: List[spans.ListedClip], read: List[datasets.Dataset],
+            quarantined: List[Dict[str, Any]]) -> None:
+  """What the output holds, for the summary and for later runs' reuse."""
+  examples.set_int_custom_property(properties.CLIPS_LISTED, len(clips))
+  examples.set_int_custom_property(properties.CLIPS_QUARANTINED,
+                                   len(quarantined))
+  per_span = {entry['span']: 0 for entry in table}
+  for span, _, _ in clips:
+    per_span[span] += 1
+  for record in quarantined:
+    per_span[record['span']] -= 1
+  for name, value in (
+      (properties.CLASSES, spans.classes_of(table)),
+      (properties.DATASET, {
+          'root': data_root, 'layouts': sorted({d.layout for d in read}),
+          'files_ignored': sum(d.files_ignored for d in read)}),
+      (properties.SPANS, table), (span_reuse.PLAN_KEY, plan),
+      (properties.SPAN_CLIPS, {str(k): v for k, v in per_span.items()})):
+    examples.set_string_custom_property(name, json.dumps(value, sort_keys=True))
 
 
 def check_every_clip_written(examples: types.Artifact,

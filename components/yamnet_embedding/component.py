@@ -2,7 +2,8 @@
 
 Which YAMNet produced the embeddings is an execution parameter (handle and a
 content fingerprint), so it is recorded in MLMD and a different model never
-reuses cached embeddings.
+reuses cached embeddings. Spans an earlier run embedded with the same YAMNet
+are copied, not embedded again (driver.py, components/span_reuse.py).
 """
 
 from tfx import types
@@ -14,6 +15,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
 from components import quarantine
+from components.yamnet_embedding import driver
 from components.yamnet_embedding import executor
 
 
@@ -52,6 +54,7 @@ class YamnetEmbeddingGen(base_beam_component.BaseBeamComponent):
 
   SPEC_CLASS = YamnetEmbeddingGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+  DRIVER_CLASS = driver.EmbeddingReuseDriver
 
   def __init__(self, examples: types.BaseChannel, yamnet_handle: str,
                yamnet_fingerprint: str, batch_size: int):

@@ -39,6 +39,7 @@ from apache_beam.utils import shared
 import numpy as np
 import tensorflow as tf
 
+from components import examples_io
 from components import quarantine
 from data import clip_examples
 from data import record_files
@@ -221,6 +222,7 @@ class EmbedShardFn(beam.DoFn):
             self._failures.inc()
             yield quarantine.record(
                 clip.clip_id, clip.filename, clip.fold, clip.category,
+                examples_io.span_of_file(shard.clips_path),
                 f'YAMNet inference failed: {error}')
             continue
           for record in patch_examples.serialize_patches(clip, embeddings):

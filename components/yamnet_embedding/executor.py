@@ -6,6 +6,7 @@ name, so nothing is held between stages and memory does not grow with the
 dataset. What the workers run is in `embed`.
 """
 
+import json
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence
@@ -26,6 +27,7 @@ from components import artifact_properties as properties
 from components import beam_options
 from components import examples_io
 from components import quarantine
+from components import span_reuse
 from data import record_files
 from components.yamnet_embedding import embed
 
@@ -33,7 +35,7 @@ YAMNET_HANDLE_KEY = properties.YAMNET_HANDLE
 YAMNET_FINGERPRINT_KEY = properties.YAMNET_FINGERPRINT
 BATCH_SIZE_KEY = 'batch_size'
 EMBEDDINGS_KEY = 'embeddings'
-QUARANTINE_KEY = 'quarantine'
+QUARANTINE_KEY = span_reuse.QUARANTINE_KEY
 
 
 # Under the output artifact, where patch files are written before renaming.
@@ -105,7 +107,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     shared_yamnet = shared.Shared()
     yamnet = shared_yamnet.acquire(lambda: embed.Yamnet(handle))
 
-    shards = _shards(clips, embeddings, split_names)
+    plan = json.loads(exec_properties.get(span_reuse.PLAN_KEY) or
+                      json.dumps(span_reuse.NO_PLAN))
+    reused = span_reuse.reused_spans(plan)
+    copied, earlier_quarantine = span_reuse.copy_reused(
+        plan, EMBEDDINGS_KEY, embeddings, split_names)
+    shards = [shard for shard in _shards(clips, embeddings, split_names)
+              if examples_io.span_of_file(shard.clips_path) not in reused]
+    logging.info('YamnetEmbeddingGen: %d shards to embed; spans %s copied '
+                 'from earlier runs', len(shards), sorted(reused) or 'none')
     staging_dir = os.path.join(embeddings.uri, _STAGING_DIR)
     fileio.makedirs(staging_dir)
 
@@ -116,15 +126,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         | 'Embed' >> beam.ParDo(embed.EmbedShardFn(
             handle, shared_yamnet, batch_size, staging_dir, calls=cores or 1,
             tf_threads=None if in_process else cores)))
-    _ = quarantined_clips | 'WriteQuarantine' >> quarantine.WriteQuarantine(
-        quarantine_uri)
+    _ = ((quarantined_clips,
+          pipeline | 'EarlierQuarantine' >> beam.Create(earlier_quarantine))
+         | 'MergeQuarantine' >> beam.Flatten()
+         | 'WriteQuarantine' >> quarantine.WriteQuarantine(quarantine_uri))
     result = pipeline.run()
     result.wait_until_finish()
     del yamnet  # Held until the workers in this process are done.
     fileio.rmtree(staging_dir)
 
     _record_outputs(result, clips, embeddings, split_names, quarantine_uri,
-                    exec_properties)
+                    exec_properties, (plan, copied, earlier_quarantine))
 
 
 def _shards(clips: types.Artifact, embeddings: types.Artifact,
@@ -140,10 +152,21 @@ def _shards(clips: types.Artifact, embeddings: types.Artifact,
   return shards
 
 
+def _clips_to_embed(clips: types.Artifact, reused) -> int:
+  """Clips of the spans to embed: ExampleGen's count per span, else all."""
+  if not clips.has_custom_property(properties.SPAN_CLIPS):
+    return _clips_in(clips)
+  per_span = json.loads(clips.get_string_custom_property(properties.SPAN_CLIPS))
+  return sum(n for span, n in per_span.items() if int(span) not in reused)
+
+
 def _record_outputs(result, clips: types.Artifact,
                     embeddings: types.Artifact, split_names: List[str],
-                    quarantine_uri: str, exec_properties: Dict[str, Any]):
+                    quarantine_uri: str, exec_properties: Dict[str, Any],
+                    reuse):
   """Checks what Beam wrote against its counters and records the counts."""
+  plan, copied, earlier_quarantine = reuse
+  reused = span_reuse.reused_spans(plan)
   handle = exec_properties[YAMNET_HANDLE_KEY]
   examples_utils.set_payload_format(embeddings,
                                     example_gen_pb2.FORMAT_TF_EXAMPLE)
@@ -153,25 +176,36 @@ def _record_outputs(result, clips: types.Artifact,
       write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
   clips_embedded = _counter(result, 'clips')
   patches_by_split = {
-      split: _counter(result, embed.split_patches_counter(index))
-      for index, split in enumerate(split_names)}
+      split: _counter(result, embed.split_patches_counter(index)) +
+      copied[split] for index, split in enumerate(split_names)}
   patches = sum(patches_by_split.values())
   quarantined = len(quarantine.read_quarantine(quarantine_uri))
+  quarantined_now = quarantined - len(earlier_quarantine)
   examples_io.check_written(
       'YamnetEmbeddingGen', 'clips (embedded or quarantined)',
-      {'all splits': clips_embedded + quarantined},
-      {'all splits': _clips_in(clips)})
+      {'spans embedded by this run': clips_embedded + quarantined_now},
+      {'spans embedded by this run': _clips_to_embed(clips, reused)})
   examples_io.check_written(
       'YamnetEmbeddingGen', 'patch Examples',
       {split: record_files.count_records(
           examples_io.split_files(embeddings, [split]))
        for split in split_names}, patches_by_split)
+  clips_reused = (_clips_in(clips) - clips_embedded - quarantined_now -
+                  len(earlier_quarantine))
   embeddings.set_string_custom_property(YAMNET_HANDLE_KEY, handle)
   embeddings.set_string_custom_property(
       YAMNET_FINGERPRINT_KEY, exec_properties[YAMNET_FINGERPRINT_KEY])
   for name, value in ((properties.CLIPS_EMBEDDED, clips_embedded),
+                      (properties.CLIPS_REUSED, clips_reused),
                       (properties.PATCHES, patches),
                       (properties.CLIPS_QUARANTINED, quarantined)):
     embeddings.set_int_custom_property(name, value)
-  logging.info('YamnetEmbeddingGen: %d clips -> %d patches, %d quarantined '
-               '(YAMNet %s)', clips_embedded, patches, quarantined, handle)
+  table = span_reuse.embedding_table(clips, exec_properties[YAMNET_FINGERPRINT_KEY])
+  if table:
+    embeddings.set_string_custom_property(properties.EMBEDDED_SPANS,
+                                          json.dumps(table, sort_keys=True))
+    embeddings.set_string_custom_property(span_reuse.PLAN_KEY,
+                                          json.dumps(plan, sort_keys=True))
+  logging.info('YamnetEmbeddingGen: %d clips -> %d patches, %d reused, %d '
+               'quarantined (YAMNet %s)', clips_embedded, patches,
+               clips_reused, quarantined, handle)
