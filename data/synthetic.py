@@ -165,23 +165,27 @@ def write_synthetic_folders(root: str, classes: Sequence[str],
                             sources_per_class: int = 5, takes: int = 2,
                             formats: Sequence[str] = ('wav', 'flac', 'ogg'),
                             seed: int = 0, sample_rate: int = 22050,
-                            duration_s: float = 2.0) -> None:
+                            duration_s: float = 2.0,
+                            all_classes: Sequence[str] = ()) -> None:
   """Writes a dataset in the folder-per-class layout under `root`.
 
   `<class>/rec-<source>-<take>.<format>`, every third source one folder
   deeper (`<class>/more/...`), formats taking turns; plus what a real folder
   holds beside audio and must be skipped: a notes file per class and a
-  hidden folder. A class's sound depends on its rank among the sorted names.
+  hidden folder. A class's sound depends on its rank among the sorted
+  `all_classes` (default: `classes`), so spans written with the same
+  `all_classes` sound alike.
   """
-  names = sorted(classes)
-  for rank, name in enumerate(names):
+  universe = sorted(set(all_classes) | set(classes))
+  for name in sorted(classes):
+    rank = universe.index(name)
     for source in range(sources_per_class):
       folder = os.path.join(root, name, *(['more'] if source % 3 == 2 else []))
       os.makedirs(folder, exist_ok=True)
       for take in range(takes):
         fmt = formats[(source + take) % len(formats)]
         rng = np.random.default_rng([seed, rank, source, take])
-        clip = _synthesize_clip(rank, max(len(names), 2), rng, sample_rate,
+        clip = _synthesize_clip(rank, max(len(universe), 2), rng, sample_rate,
                                 duration_s)
         soundfile.write(
             os.path.join(folder, f'rec-{source}-{"ABCDEFGH"[take]}.{fmt}'),

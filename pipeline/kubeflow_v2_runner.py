@@ -95,7 +95,8 @@ def compile_kubeflow_pipeline(
       beam_pipeline_args=config.beam_pipeline_args,
       schema_dir=image_path(pipeline_def.SCHEMA_DIR),
       data_root=parameters[DATA_ROOT_PARAMETER],
-      classes=parameters[CLASSES_PARAMETER])
+      classes=parameters[CLASSES_PARAMETER],
+      baseline_of_same_classes=False)
   pipeline = pipeline_def.create_pipeline(
       config, yamnet_fingerprint or compile_time_fingerprint(
           config.yamnet_handle), deployment)

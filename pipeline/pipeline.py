@@ -27,6 +27,7 @@ from components.validation_gate.component import ValidationGate
 from components.yamnet_embedding.component import YamnetEmbeddingGen
 from data import clip_examples
 from models import hyperparameters as hp
+from pipeline import baseline
 from pipeline import configs
 from pipeline import eval_configs
 from pipeline import nodes
@@ -57,6 +58,9 @@ class Deployment:
   # classes as a JSON list.
   data_root: Optional[tfx.dsl.experimental.RuntimeParameter] = None
   classes: Optional[tfx.dsl.experimental.RuntimeParameter] = None
+  # The gate's baseline must serve this run's classes (pipeline/baseline.py);
+  # False where only TFX's own resolver strategies compile (Kubeflow V2).
+  baseline_of_same_classes: bool = True
 
 
 def local_deployment(config: configs.PipelineConfig) -> Deployment:
@@ -175,16 +179,28 @@ def _training(config: configs.PipelineConfig, embedding_gen, validation_gate):
   return transform, trainer
 
 
+def _baseline_resolver(deployment: Deployment, example_gen):
+  """The last blessed model, which the gate compares the new one with."""
+  blessed = {
+      baseline.MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      baseline.MODEL_BLESSING: tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing)}
+  if deployment.baseline_of_same_classes:
+    resolver = tfx.dsl.Resolver(
+        strategy_class=baseline.SameClassesBlessedModelStrategy,
+        **blessed, **{baseline.EXAMPLES: example_gen.outputs['examples']})
+  else:
+    resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        **blessed)
+  return resolver.with_id(nodes.MODEL_RESOLVER)
+
+
 def _release(config: configs.PipelineConfig, deployment: Deployment,
              example_gen, transform, trainer):
   """The Evaluators, the serving check and the push they gate."""
   test_splits = splits.fold_split_names(config.test_folds)
-  model_resolver = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(
-          type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id(nodes.MODEL_RESOLVER)
+  model_resolver = _baseline_resolver(deployment, example_gen)
   # The gate: clip level, on ExampleGen's clips, against the last blessed.
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'],

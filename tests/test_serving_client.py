@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from data import audio
 from pipeline import cli
+from pipeline import configs
 from serving import client
 from serving import contract
 
@@ -153,8 +154,9 @@ def test_cli_predict_needs_exactly_one_existing_source(tmp_path, capsys):
 
 
 def test_example_tf_serving_config_matches_the_push_layout():
-  """models.config names the CLI's default model at its pushed base path."""
+  """models.config names the default model at its pushed base path."""
   config = open(os.path.join(os.path.dirname(__file__), '..', 'serving',
                              'tf_serving', 'models.config')).read()
-  assert f'name: "{cli.DEFAULT_MODEL_NAME}"' in config
-  assert f'base_path: "/models/{cli.DEFAULT_MODEL_NAME}"' in config
+  name = configs.default_of('model_name')
+  assert f'name: "{name}"' in config
+  assert f'base_path: "/models/{name}"' in config
