@@ -1,6 +1,7 @@
-"""Both benchmark scripts, run by their documented commands.
+"""The benchmark scripts, run by their documented commands.
 
-Real-data tests: they skip without ../shared. Each script runs once on its
+The embedding and end-to-end scripts need ../shared and skip without it;
+the spans script runs on the stand-in YAMNet. Each script runs once on its
 smallest settings, as docs/performance.md invokes it. The figures themselves
 are not asserted (timings belong in benchmark output, not in tests); what is
 asserted is that every figure the performance issue asks for is produced,
@@ -101,3 +102,23 @@ def test_end_to_end_benchmark_compares_serving_latency(end_to_end_report):
     assert 0 < figures['p50_ms'] <= figures['p95_ms'], model
   assert set(latency['overhead_p50_percent']) == {'serving_default',
                                                   'python call'}
+
+
+def test_spans_benchmark_times_the_run_that_adds_a_span(tmp_path):
+  """The smallest growing dataset, with the stand-in YAMNet (no ../shared)."""
+  from yamnet import standin  # pylint: disable=g-import-not-at-top
+  yamnet = standin.build_standin_yamnet(str(tmp_path / 'yamnet'))
+  done = subprocess.run(
+      [sys.executable, str(REPO_ROOT / 'benchmarks' / 'spans.py'), '--json',
+       '--spans', '2', '--clips-per-span', '20', '--classes', '2',
+       '--yamnet', yamnet], cwd=REPO_ROOT, capture_output=True, text=True,
+      check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  report = json.loads(done.stdout)
+  incremental, cold = report['incremental'], report['cold']
+  assert cold['clips']['embedded'] == cold['clips']['listed'] == 40
+  assert incremental['clips']['embedded'] == 20
+  assert incremental['clips']['reused'] == 20
+  assert incremental['spans']['embedded'] == [2]
+  assert set(incremental['components']) == set(cold['components'])
+  assert report['ratio_incremental_to_cold'] > 0

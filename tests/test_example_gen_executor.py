@@ -120,3 +120,24 @@ def test_a_record_lost_by_the_write_fails_the_run(tmp_path, dataset,
                      match=r'holds 9 clips where 10 were produced \(fold2: 1 '
                      r'written of 2\)'):
     run_example_gen(tmp_path, dataset, ['dog', 'cat'])
+
+
+def test_a_users_csv_with_new_categories_and_no_fold_column(tmp_path, dataset):
+  """ESC-50's layout with a CSV of one's own: new names, folds by source."""
+  root = tmp_path / 'mine'
+  (root / 'meta').mkdir(parents=True)
+  (root / 'audio').mkdir()
+  wavs = sorted(os.listdir(os.path.join(dataset, 'audio')))[:6]
+  lines = ['filename,target,category']
+  for i, name in enumerate(wavs):
+    os.symlink(os.path.join(dataset, 'audio', name), root / 'audio' / name)
+    lines.append(f'{name},{i % 2},{("kettle", "doorbell")[i % 2]}')
+  (root / 'meta' / 'esc50.csv').write_text('\ufeff' + '\r\n'.join(lines))
+  examples, _ = run_example_gen(tmp_path / 'out', str(root), ['all'])
+  clips = [c for s in splits.ALL_FOLD_SPLITS for c in read_split(examples, s)]
+  assert sorted(c.features.feature['category'].bytes_list.value[0]
+                for c in clips) == [b'doorbell'] * 3 + [b'kettle'] * 3
+  assert json.loads(examples.get_string_custom_property('classes')) == [
+      'doorbell', 'kettle']
+  assert {c.features.feature['fold'].int64_list.value[0]
+          for c in clips} <= {1, 2, 3, 4, 5}

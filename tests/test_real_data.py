@@ -63,3 +63,40 @@ def test_dog_vs_cat_end_to_end(real_run):
   print(f'real data: test-fold clip accuracy {clip_accuracy:.3f} '
         f'({correct}/{len(test_rows)} clips)')
   assert clip_accuracy >= 0.6
+
+
+@pytest.fixture(scope='module')
+def real_span_runs(tmp_path_factory):
+  """Dog and cat clips as two weekly spans of class folders; a run after
+  each span arrives."""
+  require_shared()
+  root = tmp_path_factory.mktemp('sounds')
+  rows = sorted(_listed({'dog', 'cat'}), key=lambda r: r['filename'])
+  by_span = {1: rows[0::2], 2: rows[1::2]}
+
+  def add_span(span):
+    for row in by_span[span]:
+      folder = root / f'week-{span}' / row['category']
+      folder.mkdir(parents=True, exist_ok=True)
+      (folder / f"{row['src_file']}-{row['take']}.wav").symlink_to(
+          SHARED_ESC50 / 'audio' / row['filename'])
+
+  config = configs.PipelineConfig(
+      data_root=str(root / 'week-{SPAN}'), yamnet_handle=str(SHARED_YAMNET),
+      classes=['all'], output_dir=str(tmp_path_factory.mktemp('real_spans')))
+  add_span(1)
+  first = local_runner.run_local(config)
+  add_span(2)
+  return by_span, first, local_runner.run_local(config)
+
+
+def test_real_clips_in_class_folders_and_spans(real_span_runs):
+  by_span, first, second = real_span_runs
+  print(f'real spans: first run {first.clips}, second run {second.clips}')
+  assert first.status == second.status == 'complete'
+  assert first.dataset.classes == second.dataset.classes == ['dog', 'cat']
+  assert first.clips.embedded == len(by_span[1])
+  assert second.spans.trained_on == [1, 2] and second.spans.embedded == [2]
+  assert second.clips.embedded == len(by_span[2])
+  assert second.clips.reused == len(by_span[1])
+  assert second.clips.patches == 10 * (len(by_span[1]) + len(by_span[2]))
