@@ -9,10 +9,10 @@ in the same pipeline whose table holds an equal entry; the executor then
 copies those files instead of computing them again.
 
 The plan (span -> the earlier execution's output URIs) is an execution
-property, so it is part of the cache key. When the latest output's table
-equals the run's table, nothing changed: the plan is that output's own plan,
-the execution properties are the same as then, and the run is served from
-cache.
+property, so it is part of the cache key. When an earlier output's table
+equals the run's table (nothing changed since, or the data is back to what it
+was), the plan is that output's own plan, the execution properties are the
+same as then, and the run is served from cache.
 """
 
 import json
@@ -82,8 +82,12 @@ def plan_reuse(store, pipeline_name: str, table: List[Dict[str, Any]],
   earlier = _earlier_outputs(store, pipeline_name, table_property)
   if not earlier:
     return NO_PLAN
-  if _table(earlier[0], table_property) == table:
-    return json.loads(earlier[0].custom_properties[PLAN_KEY].string_value)
+  for artifact in earlier:
+    if _table(artifact, table_property) == table:
+      plan = json.loads(artifact.custom_properties[PLAN_KEY].string_value)
+      if all(fileio.exists(uri) for uris in plan['reuse'].values()
+             for uri in uris.values()):
+        return plan
   reuse: Dict[str, Dict[str, str]] = {}
   changed = []
   for entry in table:
