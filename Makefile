@@ -8,7 +8,7 @@ YAMNET_HANDLE ?= https://tfhub.dev/google/yamnet/1
 CLASSES ?= dog,cat
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo test lock clean
+.PHONY: setup run demo portable-demo test lock clean
 
 setup:
 	bash scripts/bootstrap.sh
@@ -25,6 +25,12 @@ run: setup
 demo: setup
 	$(VENV)/bin/yamnet-pipeline demo --output $(OUTPUT)/demo \
 	  --summary-json $(OUTPUT)/demo/summary.json
+
+# The demo with every Beam component on Beam's portable runner (a local job
+# service and worker pool): the path Flink, Spark and Dataflow take.
+portable-demo: setup
+	$(PY) scripts/run_portable.py demo --output $(OUTPUT)/portable-demo \
+	  --summary-json $(OUTPUT)/portable-demo/summary.json
 
 test: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
