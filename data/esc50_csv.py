@@ -164,20 +164,3 @@ def read_esc50_csv(data_root: str) -> List[ClipRow]:
         '(the ESC-50 layout; `yamnet-pipeline download-esc50` fetches it)')
   with tf.io.gfile.GFile(path, 'r') as f:
     return parse_esc50_csv(f.read())
-
-
-def select_classes(rows: Sequence[ClipRow],
-                   classes: Sequence[str]) -> List[ClipRow]:
-  """Keeps the rows of the chosen classes; every class must have clips."""
-  chosen = set(classes)
-  selected = [row for row in rows if row.category in chosen]
-  present = {row.category for row in selected}
-  absent = [name for name in classes if name not in present]
-  if absent:
-    raise Esc50CsvError(
-        f'no clips of class(es) {absent} in esc50.csv')
-  return selected
-
-
-def audio_path(data_root: str, row: ClipRow) -> str:
-  return posixpath.join(data_root, AUDIO_DIR, row.filename)
