@@ -27,7 +27,6 @@ from tfx.types import artifact_utils
 from components import artifact_properties as properties
 from components import examples_io
 from components import quarantine
-from data import record_files
 
 PIPELINE_CONTEXT_TYPE = 'pipeline'
 # Execution property, recorded on the output too: {'reuse': {span: {output
@@ -133,14 +132,15 @@ def reused_spans(plan: Plan) -> Dict[int, Dict[str, str]]:
 
 
 def copy_reused(plan: Plan, records_key: str, target: types.Artifact,
-                split_names: List[str]) -> Tuple[Dict[str, int],
+                split_names: List[str]) -> Tuple[Dict[str, List[str]],
                                                  List[Dict[str, Any]]]:
   """Copies the reused spans' record files from the earlier outputs.
 
-  Returns the records copied per split and the earlier quarantine records of
-  those spans (the earlier execution's `quarantine` output).
+  Returns the copies' paths per split and the earlier quarantine records of
+  those spans (the earlier execution's `quarantine` output). Nothing is read
+  here: a caller that needs the copies' record counts counts them.
   """
-  copied = {split: 0 for split in split_names}
+  copied: Dict[str, List[str]] = {split: [] for split in split_names}
   quarantined = []
   for span, uris in sorted(reused_spans(plan).items()):
     for split in split_names:
@@ -150,7 +150,7 @@ def copy_reused(plan: Plan, records_key: str, target: types.Artifact,
           examples_io.split_dir(uris[records_key], split), span):
         copy = f'{target_dir}/{path.rsplit("/", 1)[1]}'
         fileio.copy(path, copy, overwrite=True)
-        copied[split] += record_files.count_records([copy])
+        copied[split].append(copy)
     quarantined += [r for r in quarantine.read_quarantine(uris[QUARANTINE_KEY])
                     if r['span'] == span]
   return copied, quarantined

@@ -177,7 +177,8 @@ def _record_outputs(result, clips: types.Artifact,
   clips_embedded = _counter(result, 'clips')
   patches_by_split = {
       split: _counter(result, embed.split_patches_counter(index)) +
-      copied[split] for index, split in enumerate(split_names)}
+      record_files.count_records(copied[split])
+      for index, split in enumerate(split_names)}
   patches = sum(patches_by_split.values())
   quarantined = len(quarantine.read_quarantine(quarantine_uri))
   quarantined_now = quarantined - len(earlier_quarantine)
