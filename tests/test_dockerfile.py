@@ -46,14 +46,32 @@ def setup_kwargs():
 
 
 def test_base_python_matches_the_lock_and_the_image_paths(setup_kwargs):
-  (base,) = _args('FROM')
-  version = re.fullmatch(r'python:(\d+\.\d+)-slim', base).group(1)
+  (default_base,) = [args.split('=', 1)[1] for args in _args('ARG')
+                     if args.startswith('BASE_IMAGE=')]
+  version = re.fullmatch(r'python:(\d+\.\d+)-slim', default_base).group(1)
   lock_header = (REPO_ROOT / 'requirements.lock').read_text()[:500]
   assert f'--python-version {version} ' in lock_header
   assert f'{version}.0' in specifiers.SpecifierSet(
       setup_kwargs['python_requires'])
   assert kubeflow_v2_runner.IMAGE_SITE_PACKAGES == (
       f'/usr/local/lib/python{version}/site-packages')
+
+
+def test_final_stage_takes_only_the_installed_python_from_the_build():
+  """The compiler, apt lists and the sources stay in the build stage."""
+  assert _args('FROM') == ['${BASE_IMAGE} AS build', '${BASE_IMAGE}']
+  final_stage = _instructions()[
+      _instructions().index(('FROM', '${BASE_IMAGE}')) + 1:]
+  assert [name for name, _ in final_stage if name in ('RUN', 'COPY')] == [
+      'COPY']
+  assert ('COPY', '--from=build /usr/local /usr/local') in final_stage
+
+
+def test_extra_ca_certificates_come_as_a_secret():
+  (install,) = [args for args in _args('RUN') if 'requirements.lock' in args]
+  assert install.startswith('--mount=type=secret,id=extra_ca_certs ')
+  assert not [args for args in _args('ARG') + _args('ENV')
+              if 'CERT' in args.upper()]
 
 
 def test_installs_the_lock_with_the_bootstrap_uv():
@@ -80,6 +98,8 @@ def test_install_step_provides_every_package_and_the_schema(setup_kwargs,
   build = tmp_path / 'build'
   copied = set()
   for args in _args('COPY'):
+    if args.startswith('--from='):
+      continue
     *sources, _ = args.split()
     for source in sources:
       copied.add(source)

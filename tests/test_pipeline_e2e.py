@@ -18,15 +18,10 @@ from data import audio
 from data import synthetic
 from pipeline import local_runner
 
+from tfx_artifacts import pushed_versions
+
 TRAINED_COMPONENTS = ('Esc50ExampleGen', 'YamnetEmbeddingGen', 'Transform',
                       'Trainer')
-
-
-def pushed_versions(config):
-  if not os.path.isdir(config.serving_model_dir):
-    return []
-  return sorted(int(name) for name in os.listdir(config.serving_model_dir)
-                if name.isdigit())
 
 
 def rerun(config, **changes):

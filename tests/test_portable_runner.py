@@ -11,43 +11,17 @@ import os
 import numpy as np
 import pytest
 
-from ml_metadata.metadata_store import metadata_store
-from tfx.types import standard_artifacts
-
-from components import artifact_properties as properties
-from components import examples_io
 from components import quarantine
-from components import splits
-from data import record_files
 from pipeline import demo
 from pipeline import local_runner
 from pipeline import mlmd_runs
 from pipeline import nodes
 from pipeline import pipeline as pipeline_def
 from pipeline import portable_runner
-from yamnet import patch_examples as patches
+
+from tfx_artifacts import first_run_embeddings
 
 MISSING = '5-999999-A-0.wav'
-
-
-def _first_embeddings(config):
-  """{(clip id, patch index): embedding} of the first run's embeddings in
-  the config's MLMD (later tests rerun the session's DirectRunner pipeline
-  with other inputs in the same store)."""
-  store = metadata_store.MetadataStore(
-      pipeline_def.local_deployment(config).metadata_connection_config)
-  artifact = standard_artifacts.Examples()
-  artifact.set_mlmd_artifact(min(
-      (a for a in store.get_artifacts_by_type(artifact.type_name)
-       if properties.EMBEDDED_SPANS in a.custom_properties),
-      key=lambda a: a.id))
-  columns = record_files.read_columns(
-      examples_io.split_files(artifact, splits.ALL_FOLD_SPLITS),
-      {name: patches.FEATURE_SPEC[name] for name in
-       (patches.EMBEDDING, patches.CLIP_ID, patches.PATCH_INDEX)})
-  keys = zip((record_files.decode(c) for c in columns[patches.CLIP_ID]),
-             columns[patches.PATCH_INDEX].tolist())
-  return dict(zip(keys, columns[patches.EMBEDDING]))
 
 
 def _latest_run(config):
@@ -88,8 +62,8 @@ def test_every_component_completes_on_the_portable_runner(portable_run):
 
 
 def test_embeddings_equal_the_direct_runners(portable_run, demo_run):
-  portable = _first_embeddings(portable_run[0])
-  direct = _first_embeddings(demo_run[0])
+  portable = first_run_embeddings(portable_run[0])
+  direct = first_run_embeddings(demo_run[0])
   assert set(portable) == set(direct)
   difference = max(float(np.max(np.abs(portable[k] - direct[k])))
                    for k in direct)

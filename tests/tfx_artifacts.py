@@ -3,19 +3,62 @@
 import os
 
 import tensorflow as tf
+from ml_metadata.metadata_store import metadata_store
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import standard_artifacts
 
+from components import artifact_properties as properties
 from components import beam_options
 from components import examples_io
 from components import quarantine
+from components import splits
 from data import record_files
 from components.esc50_example_gen import executor as example_gen_executor
 from components.esc50_example_gen.component import Esc50ExampleGen
+from pipeline import pipeline as pipeline_def
 from yamnet import loader
+from yamnet import patch_examples as patches
 from components.yamnet_embedding import executor as embedding_executor
 from components.yamnet_embedding.component import YamnetEmbeddingGen
+
+
+def pushed_versions(config):
+  """The versions Pusher wrote under config.serving_model_dir, oldest first."""
+  if not os.path.isdir(config.serving_model_dir):
+    return []
+  return sorted(int(name) for name in os.listdir(config.serving_model_dir)
+                if name.isdigit())
+
+
+def embeddings_by_patch(examples):
+  """{(clip id, patch index): embedding} of an embeddings Examples artifact."""
+  columns = record_files.read_columns(
+      examples_io.split_files(examples, splits.ALL_FOLD_SPLITS),
+      {name: patches.FEATURE_SPEC[name] for name in
+       (patches.EMBEDDING, patches.CLIP_ID, patches.PATCH_INDEX)})
+  keys = zip((record_files.decode(c) for c in columns[patches.CLIP_ID]),
+             columns[patches.PATCH_INDEX].tolist())
+  return dict(zip(keys, columns[patches.EMBEDDING]))
+
+
+def first_run_examples(config, embeddings):
+  """The first Examples artifact the config's pipeline wrote: its clips, or
+  (embeddings=True) its embeddings. Session fixtures rerun the same pipeline
+  with other inputs later."""
+  store = metadata_store.MetadataStore(
+      pipeline_def.local_deployment(config).metadata_connection_config)
+  artifact = standard_artifacts.Examples()
+  artifact.set_mlmd_artifact(min(
+      (a for a in store.get_artifacts_by_type(artifact.type_name)
+       if (properties.EMBEDDED_SPANS in a.custom_properties) == embeddings),
+      key=lambda a: a.id))
+  return artifact
+
+
+def first_run_embeddings(config):
+  """embeddings_by_patch of the config's pipeline's first embeddings."""
+  return embeddings_by_patch(first_run_examples(config, embeddings=True))
 
 
 def read_split(examples, split):
