@@ -41,8 +41,8 @@ def head_over_seeds(data, config, seeds: int) -> list:
     for held_out in cross_validation.FOLDS:
       train, val, test = cross_validation.fold_masks(data.fold, held_out)
       head, _ = model.fit_head(
-          (data.embedding[train], data.label[train]),
-          (data.embedding[val], data.label[val]), len(data.classes),
+          cross_validation.pairs(data, train),
+          cross_validation.pairs(data, val), len(data.classes),
           hyperparameters)
       _, labels, predicted = cross_validation.clip_predictions(
           head(data.embedding[test], training=False).numpy(),

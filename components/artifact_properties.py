@@ -26,6 +26,9 @@ CLIPS_EMBEDDED = 'clips_embedded'
 PATCHES = 'patches'
 YAMNET_HANDLE = 'yamnet_handle'
 YAMNET_FINGERPRINT = 'yamnet_fingerprint'
+# How many times Beam's workers loaded YAMNet: once per worker process that
+# embedded, however many threads or bundles it ran.
+YAMNET_LOADS = 'yamnet_loads'
 # Blessings (TFX's ModelBlessing, ServingModelValidator's InfraBlessing):
 # 0 or 1, and ServingModelValidator's reason in words.
 BLESSED = 'blessed'

@@ -11,8 +11,10 @@ import json
 import os
 from typing import Any, Dict, Mapping
 
-# custom_config key of the YAMNet handle the export wraps.
+# custom_config keys of the YAMNet handle the export wraps and of the
+# longest audio the exported model accepts.
 YAMNET_HANDLE_KEY = 'yamnet_handle'
+MAX_AUDIO_SECONDS_KEY = 'max_audio_seconds'
 # Written by the Trainer beside its TensorBoard logs: what the run used.
 RECORD_FILE = 'hyperparameters.json'
 # Keys of that record besides the hyperparameters.

@@ -24,19 +24,45 @@ from models import preprocessing
 from yamnet import patch_examples as patches
 from serving import classifier_module
 
-def load_embeddings(file_patterns: Sequence[str],
-                    feature_spec: Dict[str, tf.io.FixedLenFeature]
-                   ) -> Tuple[np.ndarray, np.ndarray]:
-  """All transformed patches of the given splits as (embeddings, labels)."""
+# Patches in the training shuffle's buffer: bounds the Trainer's memory
+# whatever the dataset's size (4 KB per patch).
+SHUFFLE_BUFFER_PATCHES = 10_000
+# Records parsed at once when streaming them from files.
+_PARSE_BATCH = 512
+
+
+def _transformed_files(file_patterns: Sequence[str]) -> List[str]:
   files = sorted(f for pattern in file_patterns
                  for f in tf.io.gfile.glob(pattern))
   if not files:
     raise ValueError(f'no transformed examples match {list(file_patterns)}')
-  columns = record_files.read_columns(files, {
-      name: feature_spec[name] for name in (patches.EMBEDDING,
-                                            patches.LABEL)})
-  return (columns[patches.EMBEDDING].astype(np.float32),
-          np.reshape(columns[patches.LABEL], [-1]).astype(np.int64))
+  return files
+
+
+def patch_dataset(file_patterns: Sequence[str],
+                  feature_spec: Dict[str, tf.io.FixedLenFeature]
+                 ) -> tf.data.Dataset:
+  """The transformed patches of the given splits as (embedding, label)
+  pairs, streamed from the files: never all in memory."""
+  spec = {name: feature_spec[name] for name in (patches.EMBEDDING,
+                                                patches.LABEL)}
+
+  def parse(records):
+    parsed = tf.io.parse_example(records, spec)
+    return parsed[patches.EMBEDDING], tf.reshape(parsed[patches.LABEL], [-1])
+
+  return record_files.record_dataset(_transformed_files(file_patterns)).batch(
+      _PARSE_BATCH).map(parse).unbatch()
+
+
+def read_labels(file_patterns: Sequence[str],
+                feature_spec: Dict[str, tf.io.FixedLenFeature]) -> np.ndarray:
+  """Only the labels of the given splits (8 bytes a patch), for the checks
+  before training."""
+  columns = record_files.read_columns(
+      _transformed_files(file_patterns),
+      {patches.LABEL: feature_spec[patches.LABEL]})
+  return np.reshape(columns[patches.LABEL], [-1]).astype(np.int64)
 
 
 def _check_labels(labels: np.ndarray, split_files: Sequence[str],
@@ -78,18 +104,26 @@ def head_weights(model: keras.Model) -> List[np.ndarray]:
           for weight in model.get_weights()]
 
 
-def fit_head(train: Tuple[np.ndarray, np.ndarray],
-             validation: Tuple[np.ndarray, np.ndarray], num_classes: int,
-             hyperparameters: hp.Hyperparameters,
+def _training_batches(pairs: tf.data.Dataset,
+                      config: hp.Hyperparameters) -> tf.data.Dataset:
+  return pairs.shuffle(
+      SHUFFLE_BUFFER_PATCHES, seed=config.seed,
+      reshuffle_each_iteration=True).batch(config.batch_size).prefetch(2)
+
+
+def fit_head(train: tf.data.Dataset, validation: tf.data.Dataset,
+             num_classes: int, hyperparameters: hp.Hyperparameters,
              callbacks: Sequence[keras.callbacks.Callback] = (),
              verbose: int = 0) -> Tuple[keras.Model, int]:
   """The head as the pipeline trains it; returns (head, epochs it trained).
 
-  Early stopping on the validation patches picks the number of epochs. With
-  `refit` (the default) a fresh head then trains that many epochs on the
-  training and validation patches together: on ESC-50's small folds the
-  extra fold is worth more than the held-out check (docs/evaluation.md).
-  `callbacks` see the first, validated fit.
+  train and validation yield unbatched (embedding, label) pairs; they are
+  read once per epoch through a bounded shuffle buffer, so memory does not
+  grow with the data. Early stopping on the validation patches picks the
+  number of epochs. With `refit` (the default) a fresh head then trains that
+  many epochs on the training and validation patches together: on ESC-50's
+  small folds the extra fold is worth more than the held-out check
+  (docs/evaluation.md). `callbacks` see the first, validated fit.
   """
   config = hyperparameters
 
@@ -99,20 +133,20 @@ def fit_head(train: Tuple[np.ndarray, np.ndarray],
 
   head = seeded_head()
   history = head.fit(
-      *train, validation_data=validation, epochs=config.epochs,
-      batch_size=config.batch_size, shuffle=True, verbose=verbose,
+      _training_batches(train, config),
+      validation_data=validation.batch(config.batch_size),
+      epochs=config.epochs, verbose=verbose,
       callbacks=[keras.callbacks.EarlyStopping(
           monitor='val_loss', patience=config.patience,
           restore_best_weights=True), *callbacks])
   best = int(np.argmin(history.history['val_loss'])) + 1
   if not config.refit:
     return head, best
-  logging.info('Early stopping chose %d epochs; refitting on %d + %d '
-               'patches', best, len(train[1]), len(validation[1]))
+  logging.info('Early stopping chose %d epochs; refitting on the training '
+               'and validation patches', best)
   head = seeded_head()
-  head.fit(np.concatenate([train[0], validation[0]]),
-           np.concatenate([train[1], validation[1]]), epochs=best,
-           batch_size=config.batch_size, shuffle=True, verbose=verbose)
+  head.fit(_training_batches(train.concatenate(validation), config),
+           epochs=best, verbose=verbose)
   return head, best
 
 
@@ -127,16 +161,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  for name in transform_output.vocabulary_by_name(
                      preprocessing.LABEL_VOCABULARY)]
   feature_spec = transform_output.transformed_feature_spec()
-  train_x, train_y = load_embeddings(fn_args.train_files, feature_spec)
-  eval_x, eval_y = load_embeddings(fn_args.eval_files, feature_spec)
-  _check_labels(train_y, fn_args.train_files, len(class_names))
-  _check_labels(eval_y, fn_args.eval_files, len(class_names))
+  train_labels = read_labels(fn_args.train_files, feature_spec)
+  eval_labels = read_labels(fn_args.eval_files, feature_spec)
+  _check_labels(train_labels, fn_args.train_files, len(class_names))
+  _check_labels(eval_labels, fn_args.eval_files, len(class_names))
   logging.info('Training on %d patches (%d classes: %s), validating on %d',
-               len(train_y), len(class_names), ', '.join(class_names),
-               len(eval_y))
+               len(train_labels), len(class_names), ', '.join(class_names),
+               len(eval_labels))
 
   model, chosen_epochs = fit_head(
-      (train_x, train_y), (eval_x, eval_y), len(class_names), hyperparameters,
+      patch_dataset(fn_args.train_files, feature_spec),
+      patch_dataset(fn_args.eval_files, feature_spec), len(class_names),
+      hyperparameters,
       callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
       verbose=2)
   hp.write_record(fn_args.model_run_dir, hyperparameters, chosen_epochs)
@@ -144,5 +180,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   yamnet = loader.load_yamnet(yamnet_handle)
   classifier_module.export_classifier(
       fn_args.serving_model_dir, yamnet, head_weights(model), class_names,
-      yamnet_handle=yamnet_handle)
+      yamnet_handle=yamnet_handle, max_audio_seconds=float(custom_config[
+          hp.MAX_AUDIO_SECONDS_KEY]))
   logging.info('Exported the serving model to %s', fn_args.serving_model_dir)

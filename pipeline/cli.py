@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from pipeline import configs
 from pipeline import options
+from serving import contract
 
 # Fields each subcommand takes; `run` takes them all.
 _DEMO_FIELDS = tuple(f for f in options.ALL_FIELDS
@@ -79,9 +80,19 @@ def _add_predict(commands) -> None:
   predict.add_argument('--model-version', type=int, metavar='N',
                        help='version on the server (default: the newest it '
                        'serves)')
-  predict.add_argument('files', nargs='+', metavar='FILE.wav')
+  predict.add_argument('files', nargs='+', metavar='FILE')
   predict.add_argument('--json', action='store_true',
                        help='print one JSON object per file')
+  predict.add_argument(
+      '--timeline', action='store_true',
+      help='for recordings of any length and any format libsndfile reads, '
+      'streamed from disk: print the events heard, runs of patches whose top '
+      'class is confidently the same (serving_timeline signature)')
+  predict.add_argument(
+      '--min-probability', type=options.fraction,
+      default=contract.DEFAULT_MIN_PROBABILITY, metavar='P',
+      help='with --timeline: lowest top-class probability of a patch in an '
+      f'event (default: {contract.DEFAULT_MIN_PROBABILITY})')
 
 
 def _add_kubeflow(commands) -> None:
@@ -224,7 +235,38 @@ def _cmd_download(args) -> int:
   return 0
 
 
+def _print_timelines(args) -> int:
+  from serving import timeline  # pylint: disable=g-import-not-at-top
+  if args.server:
+    from serving import client  # pylint: disable=g-import-not-at-top
+    timeline_fn = timeline.server_timeline_fn(client.connect(
+        args.server, args.model_name, args.model_version))
+  else:
+    from serving import local_predict  # pylint: disable=g-import-not-at-top
+    timeline_fn = timeline.local_timeline_fn(
+        local_predict.load_classifier(args.model))
+  for path in args.files:
+    heard = timeline.events(timeline.patches(timeline_fn, path),
+                            args.min_probability)
+    if args.json:
+      print(json.dumps({'file': path,
+                        'events': [event.to_json() for event in heard]},
+                       sort_keys=True))
+    else:
+      print(f'{path}: {len(heard)} events')
+      for event in heard:
+        print(f'  {event}')
+  return 0
+
+
 def _cmd_predict(args) -> int:
+  if args.timeline:
+    from serving import client  # pylint: disable=g-import-not-at-top
+    try:
+      return _print_timelines(args)
+    except (client.ServingError, OSError, RuntimeError) as error:
+      print(f'yamnet-pipeline predict: {error}', file=sys.stderr)
+      return 1
   if args.server:
     from serving import client  # pylint: disable=g-import-not-at-top
     try:

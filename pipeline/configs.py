@@ -14,6 +14,7 @@ from typing import Tuple
 
 from data import esc50_classes
 from models import hyperparameters as hp
+from serving import contract
 from yamnet import spec
 
 DEFAULT_OUTPUT_DIR = 'outputs'
@@ -48,6 +49,8 @@ class PipelineConfig:
   span_window: int = 0
   # Clips per YAMNet graph call in the embedding step.
   embedding_batch_size: int = 16
+  # The pushed model refuses longer audio before decoding it.
+  max_audio_seconds: float = contract.DEFAULT_MAX_AUDIO_SECONDS
   hyperparameters: hp.Hyperparameters = hp.Hyperparameters()
   # Passed to every Beam-based component.
   beam_pipeline_args: Tuple[str, ...] = ()
@@ -79,6 +82,9 @@ class PipelineConfig:
     if self.span_window < 0:
       raise ValueError(f'span_window must be 0 (all) or more: '
                        f'{self.span_window}')
+    if not self.max_audio_seconds > 0:
+      raise ValueError('max_audio_seconds must be positive: '
+                       f'{self.max_audio_seconds}')
     if self.embedding_batch_size < 1:
       raise ValueError('embedding_batch_size must be at least 1: '
                        f'{self.embedding_batch_size}')

@@ -26,6 +26,7 @@ from scipy import special
 from sklearn import linear_model
 from sklearn import pipeline as sklearn_pipeline
 from sklearn import preprocessing
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_component_specs as keys
 
@@ -158,12 +159,17 @@ def probe_log_probabilities(train_x, train_y, test_x,
   return scores
 
 
+def pairs(data: Embeddings, mask: np.ndarray) -> tf.data.Dataset:
+  """The (embedding, label) pairs fit_head takes, of the masked patches."""
+  return tf.data.Dataset.from_tensor_slices((data.embedding[mask],
+                                             data.label[mask]))
+
+
 def _fold_predictions(data: Embeddings, held_out: int, num_classes: int,
                       hyperparameters: hp.Hyperparameters) -> Dict[str, Any]:
   train, val, test = fold_masks(data.fold, held_out)
   head, epochs = model_module.fit_head(
-      (data.embedding[train], data.label[train]),
-      (data.embedding[val], data.label[val]), num_classes, hyperparameters)
+      pairs(data, train), pairs(data, val), num_classes, hyperparameters)
   ids, labels, head_predicted = clip_predictions(
       head(data.embedding[test], training=False).numpy(), data.clip_id[test],
       data.label[test])

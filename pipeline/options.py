@@ -38,6 +38,13 @@ def positive_int(text: str) -> int:
   return value
 
 
+def positive_float(text: str) -> float:
+  value = float(text)
+  if not value > 0:
+    raise argparse.ArgumentTypeError(f'expected a positive number, got {text}')
+  return value
+
+
 def non_negative_int(text: str) -> int:
   value = int(text)
   if value < 0:
@@ -124,6 +131,10 @@ OPTIONS = (
     Option('embedding_batch_size', '--embedding-batch-size',
            'YAMNET_EMBEDDING_BATCH_SIZE',
            'clips per YAMNet graph call in the embedding step', positive_int),
+    Option('max_audio_seconds', '--max-audio-seconds',
+           'YAMNET_MAX_AUDIO_SECONDS',
+           'longest audio the pushed model accepts, in seconds; longer '
+           'requests are refused before any decoding', positive_float),
     Option('hyperparameters.epochs', '--epochs', 'YAMNET_EPOCHS',
            'most training epochs; early stopping usually ends sooner',
            positive_int),

@@ -174,6 +174,7 @@ def _training(config: configs.PipelineConfig, embedding_gen, validation_gate):
       train_args=tfx.proto.TrainArgs(splits=train_splits),
       eval_args=tfx.proto.EvalArgs(splits=eval_splits),
       custom_config={hp.YAMNET_HANDLE_KEY: config.yamnet_handle,
+                     hp.MAX_AUDIO_SECONDS_KEY: config.max_audio_seconds,
                      **config.hyperparameters.to_custom_config()},
   ).with_id(nodes.TRAINER)
   return transform, trainer

@@ -37,7 +37,11 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str,
 
 
 def beam_args(job_port: int, worker_port: int) -> List[str]:
-  """The Beam arguments of a run against the local job service and pool."""
+  """The Beam arguments of a run against the local job service and pool.
+
+  Beam's local job service runs each Beam job (one per component) on one SDK
+  worker that it asks the pool for: a fresh process per job.
+  """
   return ['--runner=PortableRunner', f'--job_endpoint=localhost:{job_port}',
           '--environment_type=EXTERNAL',
           f'--environment_config=localhost:{worker_port}']

@@ -10,6 +10,9 @@ Signatures (docs/serving.md is the contract for clients):
                    rate, decoded and resampled in the graph as training audio
                    was (serving/wav_ops.py)
   decode_wav       wav -> the 16 kHz waveform serving_wav classifies
+  serving_timeline audio as serving_default -> per patch: start_s, end_s,
+                   logits, probabilities, class_index, class_name, and
+                   YAMNet's own yamnet_class_name and yamnet_score
   evaluation       examples: serialized embedding Examples -> per-patch
                    probabilities (TFMA, patch level)
   clip_evaluation  examples: serialized clip Examples -> per-clip
@@ -17,13 +20,17 @@ Signatures (docs/serving.md is the contract for clients):
   clip_label       examples: serialized clip Examples -> label_index, the
                    class index of their category (-1 if not a trained class)
 Both serving signatures return classifier (patch-averaged logits),
-probabilities, class_index, class_name and class_names.
+probabilities, class_index, class_name and class_names. Every signature that
+takes audio runs YAMNet in blocks of patches (serving/yamnet_blocks.py), so
+memory does not grow with the input's length, and refuses audio longer than
+max_audio_seconds before any work.
 """
 
+import csv
 import json
 import os
 import tempfile
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +39,7 @@ from data import audio
 from data import clip_examples
 from serving import contract
 from serving import wav_ops
+from serving import yamnet_blocks
 from yamnet import spec
 from yamnet import patch_examples as patches
 
@@ -41,9 +49,14 @@ class SoundClassifier(tf.Module):
   """Classifies a 16 kHz mono waveform into the trained classes."""
 
   def __init__(self, yamnet, head_weights: Sequence[np.ndarray],
-               class_names: Sequence[str], labels_file: str):
+               class_names: Sequence[str], labels_file: str,
+               yamnet_class_names: Sequence[str], max_audio_seconds: float):
     super().__init__(name='sound_classifier')
     self.yamnet = yamnet
+    self.max_audio_seconds = float(max_audio_seconds)
+    self.max_samples = int(max_audio_seconds * audio.TARGET_SAMPLE_RATE)
+    self.yamnet_class_names = tf.Variable(list(yamnet_class_names),
+                                          trainable=False, dtype=tf.string)
     hidden_kernel, hidden_bias, output_kernel, output_bias = head_weights
     self.hidden_kernel = tf.Variable(hidden_kernel, trainable=False)
     self.hidden_bias = tf.Variable(hidden_bias, trainable=False)
@@ -59,22 +72,40 @@ class SoundClassifier(tf.Module):
                         self.hidden_bias)
     return tf.matmul(hidden, self.output_kernel) + self.output_bias
 
+  def _checked(self, waveform: tf.Tensor) -> tf.Tensor:
+    """The waveform, once it is known to be non-empty, finite and no longer
+    than max_audio_seconds. Scores of empty or non-finite audio would mean
+    nothing (training never saw such clips); the length bound is checked
+    before any work, so an oversized request costs nothing."""
+    num_samples = tf.size(waveform)
+    checks = [
+        tf.debugging.Assert(num_samples > 0, [
+            'audio is empty: expected at least one sample of 16 kHz mono '
+            'audio']),
+        tf.debugging.Assert(num_samples <= self.max_samples, [
+            tf.strings.format(
+                'audio is {} s long; this model accepts at most '
+                f'{self.max_audio_seconds:g} s (max_audio_seconds)',
+                tf.cast(num_samples, tf.float32) / audio.TARGET_SAMPLE_RATE)]),
+    ]
+    with tf.control_dependencies(checks):
+      return tf.debugging.check_numerics(waveform,
+                                         'audio has NaN or Inf samples')
+
+  def _patch_outputs(self, waveform: tf.Tensor):
+    """(YAMNet scores, head logits), per patch, in bounded memory."""
+    scores, embeddings = yamnet_blocks.yamnet_in_blocks(
+        self.yamnet, self._checked(waveform))
+    return scores, self.head_logits(embeddings)
+
   @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
   def __call__(self, waveform: tf.Tensor) -> tf.Tensor:
     """Class scores (logits) averaged over YAMNet's 0.96 s patches.
 
-    Clips shorter than a patch are zero-padded to one patch. An empty or
-    non-finite waveform fails with InvalidArgument: its scores would mean
-    nothing, and training never saw such clips.
+    Clips shorter than a patch are zero-padded to one patch.
     """
-    not_empty = tf.debugging.Assert(
-        tf.size(waveform) > 0, ['audio is empty: expected at least one '
-                                'sample of 16 kHz mono audio'])
-    with tf.control_dependencies([not_empty]):
-      waveform = tf.debugging.check_numerics(
-          waveform, 'audio has NaN or Inf samples')
-    _, embeddings, _ = self.yamnet(waveform)
-    return tf.reduce_mean(self.head_logits(embeddings), axis=0)
+    _, logits = self._patch_outputs(waveform)
+    return tf.reduce_mean(logits, axis=0)
 
   def _outputs(self, scores: tf.Tensor) -> Dict[str, tf.Tensor]:
     class_index = tf.argmax(scores, output_type=tf.int32)
@@ -93,10 +124,34 @@ class SoundClassifier(tf.Module):
     return self._outputs(self(tf.ensure_shape(audio, [None])))
 
   @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.float32, name=contract.AUDIO_INPUT)])
+  def serve_timeline(self, audio: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """Per patch: its time span, the head's class probabilities and top
+    class, and YAMNet's own top AudioSet class, which names silence and
+    background that no trained class fits."""
+    scores, logits = self._patch_outputs(tf.ensure_shape(audio, [None]))
+    start, end = yamnet_blocks.patch_times(tf.shape(logits)[0])
+    class_index = tf.argmax(logits, axis=1, output_type=tf.int32)
+    yamnet_index = tf.argmax(scores, axis=1, output_type=tf.int32)
+    return {
+        contract.TIMELINE_START: start,
+        contract.TIMELINE_END: end,
+        'logits': logits,
+        'probabilities': tf.nn.softmax(logits),
+        'class_index': class_index,
+        'class_name': tf.gather(self.class_names, class_index),
+        'class_names': tf.identity(self.class_names),
+        contract.TIMELINE_YAMNET_CLASS: tf.gather(self.yamnet_class_names,
+                                                  yamnet_index),
+        contract.TIMELINE_YAMNET_SCORE: tf.reduce_max(scores, axis=1),
+    }
+
+  @tf.function(input_signature=[
       tf.TensorSpec([], tf.string, name=contract.WAV_INPUT)])
   def decode_wav(self, wav: tf.Tensor) -> Dict[str, tf.Tensor]:
     """WAV bytes -> the 16 kHz mono waveform, exactly as training decoded it."""
-    samples, sample_rate = wav_ops.parse_wav(tf.ensure_shape(wav, []))
+    samples, sample_rate = wav_ops.parse_wav(tf.ensure_shape(wav, []),
+                                             self.max_audio_seconds)
     return {
         contract.AUDIO_INPUT: wav_ops.to_mono_16k(samples, sample_rate),
         'source_sample_rate': sample_rate,
@@ -173,7 +228,8 @@ def describe_signatures(signatures: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def model_card(signatures: Dict[str, Any], class_names: Sequence[str],
-               yamnet_handle: Optional[str]) -> Dict[str, Any]:
+               yamnet_handle: Optional[str],
+               max_audio_seconds: float) -> Dict[str, Any]:
   """What a client or an operator needs to know to call the model."""
   return {
       'model': 'YAMNet embeddings + dense head, logits averaged over patches',
@@ -192,8 +248,10 @@ def model_card(signatures: Dict[str, Any], class_names: Sequence[str],
           'resampling': 'scipy.signal.resample_poly (Kaiser window, beta '
                         f'{wav_ops.KAISER_BETA}), as for training audio',
       },
-      'errors': 'InvalidArgument (HTTP 400) for empty audio, NaN/Inf samples '
-                'and WAV bytes that cannot be decoded, naming the problem',
+      'max_audio_seconds': max_audio_seconds,
+      'errors': 'InvalidArgument (HTTP 400) for empty audio, NaN/Inf samples, '
+                'audio longer than max_audio_seconds and WAV bytes that '
+                'cannot be decoded, naming the problem',
       'signatures': describe_signatures(signatures),
       'warmup_requests': contract.WARMUP_FILE,
       'tensorflow_version': tf.__version__,
@@ -225,19 +283,28 @@ def write_warmup_requests(path: str) -> None:
       writer.write(log.SerializeToString())
 
 
-def export_classifier(export_dir: str, yamnet,
-                      head_weights: Sequence[np.ndarray],
-                      class_names: Sequence[str],
-                      yamnet_handle: Optional[str] = None) -> str:
+def yamnet_class_names(yamnet) -> List[str]:
+  """YAMNet's 521 AudioSet class names, from its class map asset."""
+  path = yamnet.class_map_path().numpy().decode('utf-8')
+  with tf.io.gfile.GFile(path) as f:
+    return [row['display_name'] for row in csv.DictReader(f)]
+
+
+def export_classifier(
+    export_dir: str, yamnet, head_weights: Sequence[np.ndarray],
+    class_names: Sequence[str], yamnet_handle: Optional[str] = None,
+    max_audio_seconds: float = contract.DEFAULT_MAX_AUDIO_SECONDS) -> str:
   """Writes the SavedModel, its model card and TF Serving warm-up requests."""
   with tempfile.TemporaryDirectory() as scratch:
     labels_file = os.path.join(scratch, contract.LABELS_ASSET)
     with open(labels_file, 'w', encoding='utf-8') as f:
       f.write(''.join(f'{name}\n' for name in class_names))
-    module = SoundClassifier(yamnet, head_weights, class_names, labels_file)
+    module = SoundClassifier(yamnet, head_weights, class_names, labels_file,
+                             yamnet_class_names(yamnet), max_audio_seconds)
     signatures = {
         contract.SERVING_SIGNATURE: module.serve_waveform,
         contract.WAV_SIGNATURE: module.serve_wav,
+        contract.TIMELINE_SIGNATURE: module.serve_timeline,
         contract.DECODE_SIGNATURE: module.decode_wav,
         contract.EVALUATION_SIGNATURE: module.evaluate_examples,
         contract.CLIP_EVALUATION_SIGNATURE: module.evaluate_clip_examples,
@@ -247,5 +314,6 @@ def export_classifier(export_dir: str, yamnet,
   write_warmup_requests(os.path.join(export_dir, contract.WARMUP_FILE))
   card_path = os.path.join(export_dir, contract.MODEL_CARD)
   with tf.io.gfile.GFile(card_path, 'w') as f:
-    json.dump(model_card(signatures, class_names, yamnet_handle), f, indent=2)
+    json.dump(model_card(signatures, class_names, yamnet_handle,
+                         max_audio_seconds), f, indent=2)
   return export_dir

@@ -12,6 +12,18 @@ SERVING_SIGNATURE = 'serving_default'
 WAV_SIGNATURE = 'serving_wav'
 DECODE_SIGNATURE = 'decode_wav'
 EVALUATION_SIGNATURE = 'evaluation'
+# Per-patch outputs of a recording of any length (docs/serving.md).
+TIMELINE_SIGNATURE = 'serving_timeline'
+TIMELINE_START = 'start_s'
+TIMELINE_END = 'end_s'
+TIMELINE_YAMNET_CLASS = 'yamnet_class_name'
+TIMELINE_YAMNET_SCORE = 'yamnet_score'
+# An event of a timeline: consecutive patches whose top class is the same,
+# each with at least this probability (serving/timeline.py).
+DEFAULT_MIN_PROBABILITY = 0.5
+# Longest audio a served model accepts (PipelineConfig.max_audio_seconds):
+# longer requests are refused before any decoding.
+DEFAULT_MAX_AUDIO_SECONDS = 3600.0
 # TFMA's clip-level evaluation: the served computation on clip Examples, and
 # the preprocessing function that gives their label as a class index.
 CLIP_EVALUATION_SIGNATURE = 'clip_evaluation'

@@ -148,14 +148,17 @@ def resampling_factors(sample_rate: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   return TARGET_SAMPLE_RATE // divisor, tf.maximum(rate, 1) // divisor
 
 
-def parse_wav(wav: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+def parse_wav(wav: tf.Tensor, max_seconds: float
+             ) -> Tuple[tf.Tensor, tf.Tensor]:
   """Decodes WAV bytes as libsndfile does (what soundfile gave training).
 
   Accepts PCM 8/16/24/32-bit, IEEE float 32/64-bit, plain or
-  WAVE_FORMAT_EXTENSIBLE, any channel count; other chunks are skipped.
+  WAVE_FORMAT_EXTENSIBLE, any channel count; other chunks are skipped. The
+  samples are those the bytes hold, whatever length the header claims.
 
   Args:
     wav: Scalar string, the bytes of a WAV file.
+    max_seconds: Longer audio is refused before any sample is decoded.
 
   Returns:
     (samples [frames, channels] float32, sample rate int64).
@@ -180,7 +183,11 @@ def parse_wav(wav: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
                       _read_uint(wav, fmt_pos + 24, 2, length), encoding)
   branch = _branch_index(encoding, bits)
   frame_bytes = channels * (bits // 8)
-  frames = data_size // tf.maximum(frame_bytes, 1)
+  # A header may claim more data than the file holds: count what is there.
+  held = tf.minimum(data_size, tf.maximum(length - data_pos, 0))
+  frames = held // tf.maximum(frame_bytes, 1)
+  seconds = tf.cast(frames, tf.float64) / tf.cast(
+      tf.maximum(sample_rate, 1), tf.float64)
   up, down = resampling_factors(sample_rate)
 
   message = _first_problem([
@@ -200,6 +207,9 @@ def parse_wav(wav: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
            (sample_rate, up, down, MAX_RESAMPLING_FACTOR))),
       (data_pos < 0, 'invalid WAV file: no data chunk'),
       (frames < 1, 'WAV file has no samples'),
+      (seconds > max_seconds, tf.strings.format(
+          'audio is {} s long; this model accepts at most '
+          f'{max_seconds:g} s (max_audio_seconds)', seconds)),
   ])
   check = tf.debugging.Assert(tf.equal(message, ''), [message])
   with tf.control_dependencies([check]):

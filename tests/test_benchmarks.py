@@ -122,3 +122,24 @@ def test_spans_benchmark_times_the_run_that_adds_a_span(tmp_path):
   assert incremental['spans']['embedded'] == [2]
   assert set(incremental['components']) == set(cold['components'])
   assert report['ratio_incremental_to_cold'] > 0
+
+
+def test_long_audio_benchmark_reports_memory_for_each_way_in(tmp_path):
+  """Two short lengths with the stand-in YAMNet (no ../shared)."""
+  from yamnet import standin  # pylint: disable=g-import-not-at-top
+  yamnet = standin.build_standin_yamnet(str(tmp_path / 'yamnet'))
+  done = subprocess.run(
+      [sys.executable, str(REPO_ROOT / 'benchmarks' / 'long_audio.py'),
+       '--json', '--minutes', '0.25', '0.5', '--whole-up-to', '0.5',
+       '--yamnet', yamnet], cwd=REPO_ROOT, capture_output=True, text=True,
+      check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  report = json.loads(done.stdout)
+  for mode in ('serving_default', 'serving_timeline', 'serving_wav',
+               'yamnet_whole'):
+    assert set(report['results'][mode]) == {'0.25', '0.5'}, mode
+    for figures in report['results'][mode].values():
+      assert figures['rss_peak_mb'] >= figures['rss_loaded_mb'] > 0
+      assert figures['seconds'] > 0
+  assert set(report['peak_rss_ratio_0.5_to_0.25_min']) == set(
+      report['results'])

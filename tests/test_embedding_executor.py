@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils
 
+from components import artifact_properties as properties
 from components import quarantine
 from components import splits
 from yamnet import loader
@@ -50,6 +51,9 @@ def test_splits_counts_and_shapes(embedded):
   assert embeddings.get_int_custom_property('patches') == 100
   assert embeddings.get_int_custom_property('clips_quarantined') == 0
   assert quarantine.read_quarantine(failures.uri) == []
+  # One process (the DirectRunner's threads share it): YAMNet loads once.
+  assert embeddings.get_int_custom_property(
+      properties.YAMNET_LOADS) == 1
 
 
 def test_embeddings_match_calling_yamnet_directly(embedded, standin_yamnet):

@@ -1,7 +1,9 @@
 """The head's training: early stopping picks the epochs, the refit uses them."""
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from models import hyperparameters as hp
 from models import model
@@ -29,8 +31,10 @@ def _data():
 @pytest.mark.parametrize('refit', [True, False])
 def test_refit_learns_from_the_validation_folds(refit):
   train, validation, probe = _data()
-  head, epochs = model.fit_head(train, validation, 2,
-                                hp.Hyperparameters(epochs=5, refit=refit))
+  head, epochs = model.fit_head(
+      tf.data.Dataset.from_tensor_slices(train),
+      tf.data.Dataset.from_tensor_slices(validation), 2,
+      hp.Hyperparameters(epochs=5, refit=refit))
   assert 1 <= epochs <= 5
   predicted = head(probe, training=False).numpy().argmax(axis=1)
   on_train = head(train[0], training=False).numpy().argmax(axis=1)
@@ -38,6 +42,43 @@ def test_refit_learns_from_the_validation_folds(refit):
   if refit:
     # Only the refit saw class 1 on axis 2.
     assert np.mean(predicted == 1) > 0.95
+
+
+class _StepCounter(keras.callbacks.Callback):
+
+  def __init__(self):
+    super().__init__()
+    self.steps = 0
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.steps += 1
+
+
+def test_training_streams_the_patches_rather_than_loading_them():
+  """Patches are read while training runs: far more patches than the shuffle
+  buffer holds, and most of an epoch's are produced only after training
+  steps have run on earlier ones."""
+  train, validation, _ = _data()
+  repeats = 3 * model.SHUFFLE_BUFFER_PATCHES // len(train[1]) + 1
+  counter = _StepCounter()
+  steps_when_produced = []
+
+  def patches():
+    for _ in range(repeats):
+      for embedding, label in zip(*train):
+        steps_when_produced.append(counter.steps)
+        yield embedding, label
+
+  stream = tf.data.Dataset.from_generator(patches, output_signature=(
+      tf.TensorSpec([1024], tf.float32), tf.TensorSpec([], tf.int64)))
+  model.fit_head(stream, tf.data.Dataset.from_tensor_slices(validation), 2,
+                 hp.Hyperparameters(epochs=1, refit=False),
+                 callbacks=[counter])
+  first_epoch = steps_when_produced[:repeats * len(train[1])]
+  assert len(first_epoch) > 3 * model.SHUFFLE_BUFFER_PATCHES
+  # A loader would produce every patch before the first step.
+  assert first_epoch[-1] > 0.5 * counter.steps
+  assert sum(s > 0 for s in first_epoch) > 0.5 * len(first_epoch)
 
 
 def _refit(value):

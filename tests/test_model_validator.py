@@ -69,8 +69,10 @@ def test_export_without_serving_wav_is_not_blessed(tmp_path, yamnet):
   model, export_dir = _model_artifact(tmp_path / 'model')
   labels = tmp_path / contract.LABELS_ASSET
   labels.write_text(''.join(f'{c}\n' for c in CLASSES))
-  module = classifier_module.SoundClassifier(yamnet, _head([0.0, 0.0]),
-                                             CLASSES, str(labels))
+  module = classifier_module.SoundClassifier(
+      yamnet, _head([0.0, 0.0]), CLASSES, str(labels),
+      classifier_module.yamnet_class_names(yamnet),
+      contract.DEFAULT_MAX_AUDIO_SECONDS)
   tf.saved_model.save(module, export_dir, signatures={
       contract.SERVING_SIGNATURE: module.serve_waveform})
   blessing = _validate(tmp_path, model)

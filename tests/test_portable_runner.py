@@ -7,11 +7,14 @@ run (`demo_run`), so the two runs' embeddings can be compared patch by patch.
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 import pytest
 
+from components import artifact_properties as properties
 from components import quarantine
+from components.yamnet_embedding import executor as embedding_gen
 from pipeline import demo
 from pipeline import local_runner
 from pipeline import mlmd_runs
@@ -45,11 +48,11 @@ def portable_run(demo_run, tmp_path_factory):
         direct_config, data_root=data_root, yamnet_handle=yamnet_dir,
         output_dir=output, beam_pipeline_args=tuple(beam_args))
     summary = local_runner.run_local(config)
-  return config, summary
+  return config, summary, logs
 
 
 def test_every_component_completes_on_the_portable_runner(portable_run):
-  config, summary = portable_run
+  config, summary, _ = portable_run
   assert summary.status == 'complete'
   assert all(c.status == 'complete' for c in summary.components.values())
   assert any(a.startswith('--runner=PortableRunner')
@@ -71,9 +74,28 @@ def test_embeddings_equal_the_direct_runners(portable_run, demo_run):
 
 
 def test_quarantine_is_written_by_the_workers(portable_run):
-  config, _ = portable_run
+  config, _, _ = portable_run
   run = _latest_run(config)
   records = quarantine.read_quarantine(
       run.single(nodes.EXAMPLE_GEN, 'quarantine').uri)
   assert [r['filename'] for r in records] == [MISSING]
   assert 'file not found' in records[0]['reason']
+
+
+def test_each_job_runs_on_its_own_worker_process_loading_yamnet_once(
+    portable_run):
+  """The pool starts a fresh SDK worker process for every Beam job (one per
+  component: nothing is shared between them but files), and the embedding
+  job's worker loads YAMNet once (a pickled model would load it nowhere; a
+  load per bundle or thread would count more). Beam's local job service gives
+  each job one worker; a cluster gives it many, each loading YAMNet once."""
+  config, _, logs = portable_run
+  with open(os.path.join(logs, 'job_service.log')) as f:
+    jobs = f.read().count('Running job')
+  with open(os.path.join(logs, 'worker_pool.log')) as f:
+    started = re.findall(r'worker_id="(worker_\d+)"', f.read())
+  assert jobs >= 5
+  assert len(started) == len(set(started)) == jobs
+  embeddings = _latest_run(config).single(nodes.EMBEDDING_GEN,
+                                          embedding_gen.EMBEDDINGS_KEY)
+  assert mlmd_runs.int_property(embeddings, properties.YAMNET_LOADS) == 1

@@ -75,7 +75,8 @@ def test_signatures_inputs_and_outputs(pushed):
   assert set(model.signatures) == {
       contract.SERVING_SIGNATURE, contract.WAV_SIGNATURE,
       contract.DECODE_SIGNATURE, contract.EVALUATION_SIGNATURE,
-      contract.CLIP_EVALUATION_SIGNATURE, contract.CLIP_LABEL_SIGNATURE}
+      contract.CLIP_EVALUATION_SIGNATURE, contract.CLIP_LABEL_SIGNATURE,
+      contract.TIMELINE_SIGNATURE}
   inputs = {name: model.signatures[name].structured_input_signature[1]
             for name in (contract.SERVING_SIGNATURE, contract.WAV_SIGNATURE)}
   assert {k: (v.dtype, v.shape.as_list()) for k, v in
@@ -90,6 +91,20 @@ def test_signatures_inputs_and_outputs(pushed):
         'classifier': (tf.float32, [2]), 'probabilities': (tf.float32, [2]),
         'class_index': (tf.int32, []), 'class_name': (tf.string, []),
         'class_names': (tf.string, [2])}
+  timeline = model.signatures[contract.TIMELINE_SIGNATURE]
+  assert {k: (v.dtype, v.shape.as_list()) for k, v in
+          timeline.structured_input_signature[1].items()} == {
+              'audio': (tf.float32, [None])}
+  assert {k: (v.dtype, v.shape.as_list()) for k, v in
+          timeline.structured_outputs.items()} == {
+              'start_s': (tf.float32, [None]), 'end_s': (tf.float32, [None]),
+              'logits': (tf.float32, [None, 2]),
+              'probabilities': (tf.float32, [None, 2]),
+              'class_index': (tf.int32, [None]),
+              'class_name': (tf.string, [None]),
+              'class_names': (tf.string, [2]),
+              'yamnet_class_name': (tf.string, [None]),
+              'yamnet_score': (tf.float32, [None])}
 
 
 def test_recipe_calls_and_serving_default_agree(pushed):

@@ -19,11 +19,12 @@ from serving import wav_ops
 
 # float32 rounding differs in summation order only.
 TOLERANCE = 1e-6
+MAX_SECONDS = 60.0
 
 
 @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
 def _decode(wav):
-  samples, rate = wav_ops.parse_wav(wav)
+  samples, rate = wav_ops.parse_wav(wav, MAX_SECONDS)
   return wav_ops.to_mono_16k(samples, rate), rate, tf.shape(samples)[1]
 
 
@@ -123,3 +124,23 @@ def test_resample_poly_equals_scipy(up, down, length):
   expected = signal.resample_poly(x, up, down)
   assert got.shape == expected.shape == (math.ceil(length * up / down),)
   np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+
+
+def test_audio_longer_than_the_maximum_is_refused_before_decoding():
+  wav = audio.encode_wav(np.zeros((16000 * 61, 1), np.float32), 16000)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'61 s long; this model accepts at most 60 s'):
+    _decode(tf.constant(wav))
+
+
+def test_a_header_claiming_more_data_than_the_bytes_hold_decodes_what_is_there():
+  """A 1 s file whose data chunk claims 10 hours: the 1 s it holds is
+  decoded, and no allocation follows the header's claim."""
+  wav = bytearray(audio.encode_wav(np.full((16000, 1), 0.25, np.float32),
+                                   16000))
+  data = wav.index(b'data')
+  wav[data + 4:data + 8] = (16000 * 2 * 36000).to_bytes(4, 'little')
+  waveform, rate, channels = _decode(tf.constant(bytes(wav)))
+  assert int(rate) == 16000 and int(channels) == 1
+  assert waveform.shape == (16000,)
+  np.testing.assert_allclose(waveform.numpy(), 0.25, atol=1e-4)

@@ -5,7 +5,9 @@ The validator runs this file in a fresh Python process
 registered can make a model pass that TF Serving would fail to load or run.
 It loads the SavedModel with the `serve` tag, replays the TF Serving warm-up
 requests, runs `serving_default` and `serving_wav` on canonical inputs and
-checks every output. It prints one JSON line: {"ok", "failures", "checks"}.
+checks every output, and checks that `serving_timeline`'s per-patch logits
+average to `serving_default`'s scores. It prints one JSON line: {"ok",
+"failures", "checks"}.
 """
 
 import json
@@ -140,6 +142,27 @@ def _replay_warmup(report: _Report, model, model_dir: str) -> None:
                   failure)
 
 
+def _check_timeline(report: _Report, model, tone: np.ndarray,
+                    served: Dict[str, tf.Tensor]) -> None:
+  """serving_timeline's patches average to serving_default's scores."""
+  if not _check_input(report, model, contract.TIMELINE_SIGNATURE,
+                      contract.AUDIO_INPUT, tf.float32, [None]):
+    return
+  label = 'serving_timeline on the 5 s tone'
+  try:
+    outputs = model.signatures[contract.TIMELINE_SIGNATURE](
+        **{contract.AUDIO_INPUT: tf.constant(tone)})
+  except Exception as e:  # pylint: disable=broad-except
+    report.expect(False, f'{label} runs', f'{type(e).__name__}: {e}')
+    return
+  mean = outputs['logits'].numpy().mean(axis=0)
+  expected = served['classifier'].numpy()
+  report.expect(
+      mean.shape == expected.shape and np.allclose(mean, expected, atol=1e-4),
+      f'{label}: its patches\' logits average to serving_default\'s',
+      f'{mean.tolist()} vs {expected.tolist()}')
+
+
 def check_model(model_dir: str) -> Dict[str, Any]:
   """Every check on the SavedModel in model_dir; see the module docstring."""
   report = _Report()
@@ -185,6 +208,8 @@ def check_model(model_dir: str) -> Dict[str, Any]:
     report.expect(a.shape == b.shape and np.allclose(a, b, atol=1e-4),
                   'serving_wav decodes a 16 kHz WAV to the same scores',
                   f'{a.tolist()} vs {b.tolist()}')
+  if pair[0] in results:
+    _check_timeline(report, model, tone, results[pair[0]])
   _replay_warmup(report, model, model_dir)
   return {'ok': not report.failures, 'failures': report.failures,
           'checks': report.checks}

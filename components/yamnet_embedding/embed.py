@@ -29,6 +29,7 @@ from concurrent import futures
 import dataclasses
 import logging
 import os
+import threading
 import time
 import uuid
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
@@ -47,6 +48,7 @@ from yamnet import loader
 from yamnet import patch_examples
 
 METRICS_NAMESPACE = 'yamnet_embedding'
+YAMNET_LOADS_COUNTER = 'yamnet_loads'
 # TF's own settings of its thread pools, read when it starts.
 _TF_THREADS_ENV = ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')
 # What the step reads of a clip Example: who it is, and its audio.
@@ -84,6 +86,16 @@ class Yamnet:
   def __init__(self, handle: str):
     self.model = loader.load_yamnet(handle)
     self.embed_clips = clip_embedder(self.model)
+    self._counted = False
+    self._lock = threading.Lock()
+
+  def first_use(self) -> bool:
+    """True exactly once per load, whichever thread asks first: the
+    `yamnet_loads` counter counts loads that embedded something (Beam
+    drops counters updated in DoFn.setup)."""
+    with self._lock:
+      first, self._counted = not self._counted, True
+    return first
 
 
 def read_clip_batches(path: str, batch_size: int) -> tf.data.Dataset:
@@ -171,6 +183,8 @@ class EmbedShardFn(beam.DoFn):
     # Thread pools are fixed by TF's first op, so this precedes the load.
     if self._tf_threads:
       configure_tf_threads(self._tf_threads)
+    # Once per worker process: Shared hands the same Yamnet to every DoFn
+    # instance (thread, bundle) of the process.
     self._yamnet = self._shared_yamnet.acquire(lambda: Yamnet(self._handle))
 
   def _embed(self, waveforms: List[np.ndarray]
@@ -210,6 +224,9 @@ class EmbedShardFn(beam.DoFn):
 
   def process(self, shard: Shard):
     start = time.time()
+    if self._yamnet.first_use():
+      beam.metrics.Metrics.counter(METRICS_NAMESPACE,
+                                   YAMNET_LOADS_COUNTER).inc()
     clips = patches = 0
     staging = os.path.join(self._staging_dir, uuid.uuid4().hex)
     with open_patch_writer(staging) as writer, futures.ThreadPoolExecutor(

@@ -199,7 +199,9 @@ def _record_outputs(result, clips: types.Artifact,
   for name, value in ((properties.CLIPS_EMBEDDED, clips_embedded),
                       (properties.CLIPS_REUSED, clips_reused),
                       (properties.PATCHES, patches),
-                      (properties.CLIPS_QUARANTINED, quarantined)):
+                      (properties.CLIPS_QUARANTINED, quarantined),
+                      (properties.YAMNET_LOADS,
+                       _counter(result, embed.YAMNET_LOADS_COUNTER))):
     embeddings.set_int_custom_property(name, value)
   table = span_reuse.embedding_table(clips, exec_properties[YAMNET_FINGERPRINT_KEY])
   if table:
