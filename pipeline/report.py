@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from tfx import v1 as tfx
 from tfx.types import standard_component_specs as keys
+from tfx.utils import path_utils
 
 from components import quarantine
 from components import splits
@@ -193,6 +194,34 @@ def _evaluation_section(config: configs.PipelineConfig,
   return ''.join(parts)
 
 
+# Clips drawn at most: one figure per class, up to this many classes.
+MAX_CLIP_FIGURES = 12
+
+
+def _clips_section(config: configs.PipelineConfig,
+                   summary: run_summary.RunSummary,
+                   run: mlmd_runs.Run) -> str:
+  """One test clip per class: waveform, log-mel, per-patch probabilities."""
+  examples = run.single(nodes.EXAMPLE_GEN, keys.EXAMPLES_KEY)
+  model = run.single(nodes.TRAINER, keys.MODEL_KEY)
+  if examples is None or model is None:
+    return ''
+  every_class = summary.dataset.classes or list(config.classes)
+  classes = every_class[:MAX_CLIP_FIGURES]
+  views = report_data.clip_views(
+      path_utils.serving_model_path(model.uri),
+      report_data.first_clip_per_class(examples, config.test_folds, classes))
+  more = (f' (the first {MAX_CLIP_FIGURES} of {len(every_class)} classes)'
+          if len(every_class) > MAX_CLIP_FIGURES else '')
+  return ('<h2 id="clips">What the model hears</h2>'
+          f'<p>The first test clip of each class{more}: its waveform, '
+          'YAMNet\'s log-mel spectrogram, and the trained model\'s class '
+          'probabilities for each 0.96 s patch (serving_timeline), drawn at '
+          'the patch\'s centre.</p><div class="charts">' +
+          ''.join(report_charts.clip_figure(view) for view in views) +
+          '</div>')
+
+
 def _gate_section(config: configs.PipelineConfig,
                   summary: run_summary.RunSummary) -> str:
   parts = ['<h2 id="gate">Gate and push</h2>']
@@ -234,6 +263,7 @@ def render(config: configs.PipelineConfig, summary: run_summary.RunSummary,
       _data_section(config, summary, run),
       _training_section(run),
       _evaluation_section(config, summary),
+      _clips_section(config, summary, run),
       _gate_section(config, summary),
       '</body></html>\n'])
 

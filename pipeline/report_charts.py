@@ -143,3 +143,79 @@ def metric_bars_svg(per_class: Dict[str, Dict[str, float]],
                f'y2="{height}" stroke="#bbb" stroke-dasharray="3 3"/><text '
                f'x="{label + scale + 4}" y="34">1.0</text></svg>')
   return ''.join(parts)
+
+
+def _column_ranges(values: np.ndarray, columns: int) -> np.ndarray:
+  """[columns, 2] min and max of `values` split into `columns` runs."""
+  parts = np.array_split(values, min(columns, len(values)))
+  return np.array([[part.min(), part.max()] for part in parts])
+
+
+def _grey(level: float) -> str:
+  shade = int(255 * (1 - level))
+  return f'#{shade:02x}{shade:02x}{shade:02x}'
+
+
+def clip_figure(view, max_lines: int = 4) -> str:
+  """Waveform, YAMNet's log-mel spectrogram and the head's per-patch class
+  probabilities of one clip, on one time axis (the source recipe's plot).
+
+  At most `max_lines` classes get a probability line: all of them when the
+  model has that few, else the clip's class and each patch's top class. Each
+  point's hover title has its exact time and probability.
+  """
+  width, left, plot_w = 620, 60, 520
+  duration = len(view.waveform) / 16000
+  x = lambda seconds: left + plot_w * seconds / max(duration, 1e-9)
+  parts = [f'<svg width="{width}" height="400" role="img" aria-label="clip '
+           f'{_e(view.clip_id)}"><text x="{left}" y="16" font-weight="bold">'
+           f'{_e(view.class_name)}: {_e(view.clip_id)}</text>']
+  # Waveform: min-max per column.
+  top, height = 28, 80
+  for i, (low, high) in enumerate(_column_ranges(view.waveform, 260)):
+    xpos = left + plot_w * i / 260
+    parts.append(f'<line x1="{xpos:.1f}" x2="{xpos:.1f}" '
+                 f'y1="{top + height * (1 - high) / 2:.1f}" '
+                 f'y2="{top + height * (1 - low) / 2:.1f}" stroke="#555"/>')
+  # Log-mel: 100 time columns x 16 bands, darker is louder.
+  top, height = 122, 112
+  cells = np.array([frames.mean(axis=0) for frames in np.array_split(
+      view.log_mel, min(100, len(view.log_mel)), axis=0)
+                   ]).reshape(-1, 16, view.log_mel.shape[1] // 16).mean(axis=2)
+  low, high = float(cells.min()), float(cells.max())
+  cell_w, cell_h = plot_w / len(cells), height / 16
+  for i, column in enumerate(cells):
+    for band, value in enumerate(column):
+      level = (value - low) / max(high - low, 1e-9)
+      parts.append(f'<rect x="{left + i * cell_w:.1f}" '
+                   f'y="{top + height - (band + 1) * cell_h:.1f}" '
+                   f'width="{cell_w + 0.5:.1f}" height="{cell_h + 0.5:.1f}" '
+                   f'fill="{_grey(level)}"/>')
+  parts.append(f'<text x="{left - 6}" y="{top + 12}" text-anchor="end">'
+               'log-mel</text>')
+  # Probabilities per patch, at each patch's centre.
+  top, height = 250, 110
+  names = view.class_names
+  shown = (range(len(names)) if len(names) <= max_lines else sorted(
+      {names.index(view.class_name)} |
+      set(view.probabilities.argmax(axis=1).tolist()))[:max_lines])
+  centres = view.start_s + 0.48
+  for index, class_index in enumerate(shown):
+    color = _PALETTE[index % len(_PALETTE)]
+    values = view.probabilities[:, class_index]
+    ys = [top + height * (1 - v) for v in values]
+    coords = ' '.join(f'{x(t):.1f},{y:.1f}' for t, y in zip(centres, ys))
+    parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
+                 f'points="{coords}"/>')
+    parts.extend(
+        f'<circle cx="{x(t):.1f}" cy="{y:.1f}" r="2.5" fill="{color}">'
+        f'<title>{_e(names[class_index])} at {t:.2f} s: {v:.4f}</title>'
+        '</circle>' for t, y, v in zip(centres, ys, values))
+    parts.append(f'<text x="{left + 4 + 90 * index}" y="{top + height + 18}" '
+                 f'fill="{color}">{_e(names[class_index])}</text>')
+  parts.append(f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">1'
+               f'</text><text x="{left - 6}" y="{top + height}" '
+               'text-anchor="end">0</text>')
+  parts.append(f'<text x="{left + plot_w}" y="{top + height + 34}" '
+               f'text-anchor="end">{duration:.2f} s</text></svg>')
+  return ''.join(parts)

@@ -49,8 +49,8 @@ def test_report_is_self_contained(page):
 
 def test_every_chart_is_well_formed_svg(page):
   charts = re.findall(r'<svg.*?</svg>', page, re.S)
-  # Loss, accuracy, confusion matrix, per-class bars.
-  assert len(charts) == 4
+  # Loss, accuracy, confusion matrix, per-class bars, a clip per class.
+  assert len(charts) == 4 + 2
   for chart in charts:
     ElementTree.fromstring(chart)
 
@@ -78,7 +78,9 @@ def test_training_curves_cover_every_epoch(page):
                          r'trained afresh on the train and eval folds for '
                          r'\2 epochs', page).group(1))
   assert 1 <= epochs <= 10  # The demo run trains for at most 10 epochs.
-  lines = re.findall(r'<polyline[^>]*points="([^"]*)"', page)
+  curves = ''.join(re.findall(
+      r'<svg[^>]*aria-label="(?:Loss|Accuracy)[^"]*".*?</svg>', page, re.S))
+  lines = re.findall(r'<polyline[^>]*points="([^"]*)"', curves)
   assert len(lines) == 4  # Train and validation, loss and accuracy.
   assert all(len(points.split()) == epochs for points in lines)
 
@@ -125,3 +127,31 @@ def test_report_renders_in_headless_chromium(demo_run, tmp_path):
   assert not_white.mean() > 0.02
   # Charts draw in colour, not only black text on white.
   assert np.any(np.ptp(pixels.astype(int), axis=-1) > 60)
+
+
+def test_clip_figures_show_the_models_timeline_of_each_classes_first_clip(
+    demo_run, page):
+  """One figure per class, of its first test clip by id; its per-patch
+  probabilities recomputed from the pushed model on the wav file."""
+  config, summary = demo_run
+  model = tf.saved_model.load(summary.pushed_path)
+  rows = [r for r in esc50_csv.read_esc50_csv(config.data_root)
+          if r.fold in config.test_folds and r.category in config.classes]
+  figures = dict(re.findall(
+      r'<svg[^>]*aria-label="clip ([^"]+)"(.*?)</svg>', page, re.S))
+  assert len(figures) == len(config.classes)
+  for name in config.classes:
+    row = min((r for r in rows if r.category == name),
+              key=lambda r: r.clip_id)
+    figure = figures[row.clip_id]
+    timeline = model.signatures['serving_timeline'](audio=tf.constant(
+        audio.read_waveform(datasets.audio_path(config.data_root, row))))
+    names = [n.decode() for n in timeline['class_names'].numpy()]
+    for class_name, seconds, shown in re.findall(
+        r'<title>(\w+) at ([\d.]+) s: ([\d.]+)</title>', figure):
+      patch = int(round((float(seconds) - 0.48) / 0.48))
+      expected = timeline['probabilities'].numpy()[patch,
+                                                   names.index(class_name)]
+      assert float(shown) == pytest.approx(float(expected), abs=2e-4)
+    assert len(re.findall(r'<title>', figure)) == 2 * len(
+        timeline['start_s'].numpy())
