@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 
 from pipeline import configs
 from pipeline import options
-from serving import contract
+from pipeline import serving_commands
 
 # Fields each subcommand takes; `run` takes them all.
 _DEMO_FIELDS = tuple(f for f in options.ALL_FIELDS
@@ -26,12 +26,6 @@ _CV_FIELDS = ('data_root', 'yamnet_handle', 'classes', 'output_dir',
               'beam_pipeline_args', 'enable_cache') + options.TRAINING_FIELDS
 DEMO_OUTPUT = os.path.join(configs.DEFAULT_OUTPUT_DIR, 'demo')
 CV_OUTPUT = os.path.join(configs.DEFAULT_OUTPUT_DIR, 'cv')
-
-
-def _existing_path(text: str) -> str:
-  if not os.path.exists(text):
-    raise argparse.ArgumentTypeError(f'{text} does not exist')
-  return text
 
 
 def _add_run(commands) -> None:
@@ -58,41 +52,6 @@ def _add_demo(commands) -> None:
                     'YAMNet (default: 0)')
   demo.add_argument('--summary-json', metavar='FILE',
                     help='also write the run summary as JSON to FILE')
-
-
-def _add_predict(commands) -> None:
-  predict = commands.add_parser(
-      'predict', help='classify wav files with a pushed model, loaded here '
-      'or served by TensorFlow Serving',
-      description='Classify wav files with a pushed model: --model loads it '
-      'in this process; --server sends the files to TensorFlow Serving '
-      '(serving_wav signature), see docs/serving.md.')
-  source = predict.add_mutually_exclusive_group(required=True)
-  source.add_argument('--model', type=_existing_path, metavar='DIR',
-                      help='a pushed version folder or the model base folder '
-                      '(newest version used)')
-  source.add_argument('--server', metavar='URL',
-                      help='TF Serving: http://host:8501 (REST) or '
-                      'grpc://host:8500 (gRPC)')
-  model_name = configs.default_of('model_name')
-  predict.add_argument('--model-name', default=model_name,
-                       help=f'model name on the server (default: {model_name})')
-  predict.add_argument('--model-version', type=int, metavar='N',
-                       help='version on the server (default: the newest it '
-                       'serves)')
-  predict.add_argument('files', nargs='+', metavar='FILE')
-  predict.add_argument('--json', action='store_true',
-                       help='print one JSON object per file')
-  predict.add_argument(
-      '--timeline', action='store_true',
-      help='for recordings of any length and any format libsndfile reads, '
-      'streamed from disk: print the events heard, runs of patches whose top '
-      'class is confidently the same (serving_timeline signature)')
-  predict.add_argument(
-      '--min-probability', type=options.fraction,
-      default=contract.DEFAULT_MIN_PROBABILITY, metavar='P',
-      help='with --timeline: lowest top-class probability of a patch in an '
-      f'event (default: {contract.DEFAULT_MIN_PROBABILITY})')
 
 
 def _add_kubeflow(commands) -> None:
@@ -149,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
   download.add_argument('--to', required=True, metavar='DIR',
                         help='folder to download into')
   download.add_argument('--sha256', help='expected sha256 of the archive')
-  _add_predict(commands)
+  serving_commands.add_parsers(commands)
   _add_kubeflow(commands)
   _add_cv(commands)
   return parser
@@ -235,58 +194,6 @@ def _cmd_download(args) -> int:
   return 0
 
 
-def _print_timelines(args) -> int:
-  from serving import timeline  # pylint: disable=g-import-not-at-top
-  if args.server:
-    from serving import client  # pylint: disable=g-import-not-at-top
-    timeline_fn = timeline.server_timeline_fn(client.connect(
-        args.server, args.model_name, args.model_version))
-  else:
-    from serving import local_predict  # pylint: disable=g-import-not-at-top
-    timeline_fn = timeline.local_timeline_fn(
-        local_predict.load_classifier(args.model))
-  for path in args.files:
-    heard = timeline.events(timeline.patches(timeline_fn, path),
-                            args.min_probability)
-    if args.json:
-      print(json.dumps({'file': path,
-                        'events': [event.to_json() for event in heard]},
-                       sort_keys=True))
-    else:
-      print(f'{path}: {len(heard)} events')
-      for event in heard:
-        print(f'  {event}')
-  return 0
-
-
-def _cmd_predict(args) -> int:
-  if args.timeline:
-    from serving import client  # pylint: disable=g-import-not-at-top
-    try:
-      return _print_timelines(args)
-    except (client.ServingError, OSError, RuntimeError) as error:
-      print(f'yamnet-pipeline predict: {error}', file=sys.stderr)
-      return 1
-  if args.server:
-    from serving import client  # pylint: disable=g-import-not-at-top
-    try:
-      results = client.classify_files(args.server, args.model_name, args.files,
-                                      version=args.model_version)
-    except (client.ServingError, OSError) as error:
-      print(f'yamnet-pipeline predict: {error}', file=sys.stderr)
-      return 1
-  else:
-    from serving import local_predict  # pylint: disable=g-import-not-at-top
-    results = local_predict.predict_files(args.model, args.files)
-  for result in results:
-    if args.json:
-      print(json.dumps(result, sort_keys=True))
-    else:
-      top = result['scores'][result['class_name']]
-      print(f"{result['file']}: {result['class_name']} ({top:.3f})")
-  return 0
-
-
 def _cmd_kubeflow(args) -> int:
   from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
   kubeflow_v2_runner.compile_kubeflow_pipeline(
@@ -314,7 +221,8 @@ def _cmd_cv(args) -> int:
 
 
 _COMMANDS = {'run': _cmd_run, 'demo': _cmd_demo,
-             'download-esc50': _cmd_download, 'predict': _cmd_predict,
+             'download-esc50': _cmd_download,
+             **serving_commands.COMMANDS,
              'kubeflow': _cmd_kubeflow, 'cv': _cmd_cv}
 
 

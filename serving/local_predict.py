@@ -9,21 +9,26 @@ from data import audio
 from serving import contract
 
 
-def load_classifier(model_dir: str):
-  """Loads a pushed version directory (or the model base, picking the newest).
+def model_version_dir(model_dir: str) -> str:
+  """A pushed version directory, or the model base's newest version.
 
   TF Serving's layout is <base>/<integer version>/; given the base, the highest
   version is used, as TF Serving does.
   """
-  if not tf.io.gfile.exists(f'{model_dir}/saved_model.pb'):
-    versions = [int(name.rstrip('/')) for name in tf.io.gfile.listdir(model_dir)
-                if name.rstrip('/').isdigit()]
-    if not versions:
-      raise FileNotFoundError(
-          f'{model_dir} is neither a SavedModel nor a TF Serving model base '
-          'with integer version folders')
-    model_dir = f'{model_dir.rstrip("/")}/{max(versions)}'
-  return tf.saved_model.load(model_dir)
+  if tf.io.gfile.exists(f'{model_dir}/saved_model.pb'):
+    return model_dir
+  versions = [int(name.rstrip('/')) for name in tf.io.gfile.listdir(model_dir)
+              if name.rstrip('/').isdigit()]
+  if not versions:
+    raise FileNotFoundError(
+        f'{model_dir} is neither a SavedModel nor a TF Serving model base '
+        'with integer version folders')
+  return f'{model_dir.rstrip("/")}/{max(versions)}'
+
+
+def load_classifier(model_dir: str):
+  """Loads a pushed version directory (or the model base, picking the newest)."""
+  return tf.saved_model.load(model_version_dir(model_dir))
 
 
 def predict_waveform(model, waveform: np.ndarray) -> Dict[str, object]:

@@ -2,30 +2,24 @@
 two known events, through the local model and TF Serving (REST and gRPC,
 tests/tf_serving_double.py), and the streaming pieces it is built from."""
 
-import csv
 import json
-import os
 
 import numpy as np
 import pytest
 from scipy import signal
 import soundfile as sf
-import tensorflow as tf
 
 from data import audio
 from data import audio_stream
-from data import synthetic
-from models import hyperparameters as hp
-from models import model
 from pipeline import cli
-from serving import classifier_module
 from serving import timeline
 from yamnet import loader
 from yamnet import spec
 
 import tf_serving_double  # tests/: the TF Serving test double.
+import trained_classifier
 
-CLASSES = ['dog', 'cat', 'rain']
+CLASSES = trained_classifier.CLASSES
 MODEL_NAME = 'timeline_model'
 # (class, start s): 5 s events in 150 s of rain.
 EVENTS = (('dog', 40), ('cat', 100))
@@ -39,27 +33,7 @@ def recording(standin_yamnet, tmp_path_factory):
   synthetic dog, cat and rain clips, and 150 s of those rain clips with a dog
   and a cat clip pasted in at EVENTS."""
   out = tmp_path_factory.mktemp('timeline_cli')
-  yamnet = loader.load_yamnet(standin_yamnet)
-  root = str(out / 'esc50')
-  synthetic.write_synthetic_esc50(root, CLASSES, clips_per_class_per_fold=6,
-                                  seed=1)
-  with open(os.path.join(root, 'meta', 'esc50.csv')) as f:
-    rows = list(csv.DictReader(f))
-  clips = {c: [audio.read_waveform(os.path.join(root, 'audio', r['filename']))
-               for r in rows if r['category'] == c] for c in CLASSES}
-  embeddings, labels = [], []
-  for index, name in enumerate(CLASSES):
-    for waveform in clips[name]:
-      _, patch_embeddings, _ = yamnet(tf.constant(waveform))
-      embeddings.append(patch_embeddings.numpy())
-      labels += [index] * patch_embeddings.shape[0]
-  patches = tf.data.Dataset.from_tensor_slices(
-      (np.concatenate(embeddings), np.array(labels)))
-  head, _ = model.fit_head(patches, patches, len(CLASSES),
-                           hp.Hyperparameters(epochs=5))
-  base = out / 'serving'
-  classifier_module.export_classifier(str(base / '1'), yamnet,
-                                      model.head_weights(head), CLASSES)
+  base, clips = trained_classifier.train_and_export(str(out), standin_yamnet)
   long = np.concatenate(clips['rain'])[:LENGTH_S * 16000]
   for name, start_s in EVENTS:
     long[start_s * 16000:(start_s + 5) * 16000] = clips[name][0]
@@ -68,7 +42,7 @@ def recording(standin_yamnet, tmp_path_factory):
   wav = str(out / 'long_44k.wav')
   at_44k = signal.resample_poly(long, 441, 160)
   sf.write(wav, np.stack([at_44k, at_44k], axis=1), 44100, subtype='FLOAT')
-  return str(base), flac, wav
+  return base, flac, wav
 
 
 def _events(capsys, *args):
