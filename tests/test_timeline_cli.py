@@ -3,6 +3,7 @@ two known events, through the local model and TF Serving (REST and gRPC,
 tests/tf_serving_double.py), and the streaming pieces it is built from."""
 
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -150,3 +151,39 @@ def test_events_merge_runs_and_drop_unsure_patches():
       ('dog', 0.0, 0.48 + 0.96), ('cat', 3 * 0.48, 3 * 0.48 + 0.96),
       ('dog', 4 * 0.48, 4 * 0.48 + 0.96)]
   assert found[0].score == pytest.approx(0.8)
+
+
+def test_an_hour_long_file_is_streamed_not_loaded(tmp_path):
+  """60 minutes at 8 kHz (230 MB as 16 kHz float32): the timeline's
+  requests are built with a few MB of audio in memory at a time."""
+  path = str(tmp_path / 'hour.wav')
+  rng = np.random.default_rng(0)
+  with sf.SoundFile(path, 'w', samplerate=8000, channels=1,
+                    subtype='PCM_16') as f:
+    for _ in range(60):
+      f.write(rng.uniform(-0.1, 0.1, 8000 * 60))
+  largest_request = 0
+
+  def timeline_fn(waveform):
+    nonlocal largest_request
+    largest_request = max(largest_request, len(waveform))
+    count = _patches_in(len(waveform))
+    start = np.arange(count, dtype=np.float32) * HOP_S
+    return {'start_s': start, 'end_s': start + 0.96,
+            'probabilities': np.tile([[0.9, 0.05, 0.05]], (count, 1)),
+            'class_name': np.array([b'dog'] * count),
+            'yamnet_class_name': np.array([b'Silence'] * count),
+            'yamnet_score': np.zeros(count, np.float32)}
+
+  tracemalloc.start()
+  try:
+    patches = timeline.patches(timeline_fn, path)
+    _, peak = tracemalloc.get_traced_memory()
+  finally:
+    tracemalloc.stop()
+  assert len(patches) == _patches_in(3600 * 16000)
+  assert patches[-1].start_s == pytest.approx((len(patches) - 1) * HOP_S)
+  assert largest_request == timeline.REQUEST_SAMPLES
+  # The whole hour at 16 kHz would be 230 MB; the per-patch rows ~3 MB.
+  assert peak < 40e6
+  assert [e.class_name for e in timeline.events(patches)] == ['dog']
