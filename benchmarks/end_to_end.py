@@ -23,40 +23,11 @@ import os
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
 import machine
-
-_WARMUP_CALLS = 10
-_TIMED_CALLS = 200
-# Calls alternate between the models in blocks, so a busier moment on a
-# shared machine affects both alike.
-_BLOCK = 20
-
-
-def _percentiles(seconds: List[float]) -> Dict[str, float]:
-  ms = np.array(seconds) * 1000
-  return {'p50_ms': float(np.percentile(ms, 50)),
-          'p95_ms': float(np.percentile(ms, 95)),
-          'mean_ms': float(ms.mean())}
-
-
-def _time_alternating(calls: Dict[str, Callable[[], Any]]
-                     ) -> Dict[str, Dict[str, float]]:
-  timings = {name: [] for name in calls}
-  for call in calls.values():
-    for _ in range(_WARMUP_CALLS):
-      call()
-  for _ in range(_TIMED_CALLS // _BLOCK):
-    for name, call in calls.items():
-      for _ in range(_BLOCK):
-        start = time.perf_counter()
-        call()
-        timings[name].append(time.perf_counter() - start)
-  return {name: _percentiles(t) for name, t in timings.items()}
-
 
 def measure_latency(work: str) -> Dict[str, Any]:
   """Classifier and YAMNet latency on the first esc50-mini clip."""
@@ -85,7 +56,7 @@ def measure_latency(work: str) -> Dict[str, Any]:
   yamnet = tf.saved_model.load(handle)
   serve_classifier = classifier.signatures['serving_default']
   serve_yamnet = yamnet.signatures['serving_default']
-  figures = _time_alternating({
+  figures = machine.time_alternating({
       'classifier serving_default': lambda: serve_classifier(audio=waveform),
       'YAMNet serving_default': lambda: serve_yamnet(waveform=waveform),
       'classifier(waveform)': lambda: classifier(waveform),
@@ -101,7 +72,7 @@ def measure_latency(work: str) -> Dict[str, Any]:
           for name, (ours, theirs) in pairs.items()}
       for stat in ('p50', 'p95')}
   return {'clip': row.filename, 'samples': int(waveform.shape[0]),
-          'calls': _TIMED_CALLS, 'latency': figures, **overhead}
+          'calls': machine.TIMED_CALLS, 'latency': figures, **overhead}
 
 
 def measure_pipeline(work: str, beam_args: List[str]) -> Dict[str, Any]:

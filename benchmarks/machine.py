@@ -11,8 +11,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
+import numpy as np
 import psutil
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -109,3 +110,35 @@ def run_child(args: List[str], timeout_s: float = 3600
     raise RuntimeError(f'{args[:2]} failed ({child.returncode}):\n'
                        f'{stderr[-3000:]}')
   return stdout, peak / 2**20
+
+
+WARMUP_CALLS = 10
+TIMED_CALLS = 200
+# Calls alternate between the models in blocks, so a busier moment on a
+# shared machine affects them alike.
+_BLOCK = 20
+
+
+def _percentiles(seconds: List[float]) -> Dict[str, float]:
+  ms = np.array(seconds) * 1000
+  return {'p50_ms': float(np.percentile(ms, 50)),
+          'p95_ms': float(np.percentile(ms, 95)),
+          'mean_ms': float(ms.mean())}
+
+
+def time_alternating(calls: Dict[str, Callable[[], Any]],
+                     timed_calls: int = TIMED_CALLS
+                    ) -> Dict[str, Dict[str, float]]:
+  """p50 / p95 / mean milliseconds of each call, timed in alternating
+  blocks after WARMUP_CALLS each."""
+  timings: Dict[str, List[float]] = {name: [] for name in calls}
+  for call in calls.values():
+    for _ in range(WARMUP_CALLS):
+      call()
+  for _ in range(max(timed_calls // _BLOCK, 1)):
+    for name, call in calls.items():
+      for _ in range(_BLOCK):
+        start = time.perf_counter()
+        call()
+        timings[name].append(time.perf_counter() - start)
+  return {name: _percentiles(t) for name, t in timings.items()}

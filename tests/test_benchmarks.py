@@ -143,3 +143,25 @@ def test_long_audio_benchmark_reports_memory_for_each_way_in(tmp_path):
       assert figures['seconds'] > 0
   assert set(report['peak_rss_ratio_0.5_to_0.25_min']) == set(
       report['results'])
+
+
+def test_on_device_benchmark_compares_latency_and_size(tmp_path):
+  """The stand-in YAMNet (no ../shared), one length, few calls."""
+  from yamnet import standin  # pylint: disable=g-import-not-at-top
+  yamnet = standin.build_standin_yamnet(str(tmp_path / 'yamnet'))
+  done = subprocess.run(
+      [sys.executable, str(REPO_ROOT / 'benchmarks' / 'on_device.py'),
+       '--json', '--seconds', '1', '--calls', '20', '--yamnet', yamnet],
+      cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  report = json.loads(done.stdout)
+  models = {'saved_model', 'tflite_float', 'tflite_int8'}
+  assert set(report['size_bytes']) == models
+  assert report['size_bytes']['tflite_int8'] < report['size_bytes'][
+      'tflite_float']
+  figures = report['latency']['1.0']
+  assert set(figures) == models
+  for model in models:
+    assert 0 < figures[model]['p50_ms'] <= figures[model]['p95_ms']
+    assert figures[model]['ms_per_second_of_audio'] == figures[model][
+        'p50_ms']
