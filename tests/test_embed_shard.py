@@ -24,6 +24,13 @@ def _clip(clip_id, audio):
 class _FakeYamnet:
   """Two patches per clip, [mean, max] of each; fails on a clip holding 7."""
 
+  def __init__(self):
+    self.used = False
+
+  def first_use(self):
+    first, self.used = not self.used, True
+    return first
+
   def embed_clips(self, waveforms):
     waveforms = np.asarray(waveforms)
     if np.any(waveforms == 7.0):
