@@ -40,6 +40,13 @@ def local_beam_args(beam_pipeline_args: Sequence[str]) -> List[str]:
   args = list(beam_pipeline_args)
   if not args or direct_options(args) is None:
     return args
+  return with_project_setup(args)
+
+
+def with_project_setup(beam_pipeline_args: Sequence[str]) -> List[str]:
+  """The arguments plus --setup_file naming this project's setup.py, unless
+  they already name the workers' dependencies or setup.py is absent."""
+  args = list(beam_pipeline_args)
   options = pipeline_options.PipelineOptions(args).get_all_options()
   if any(options.get(name) for name in _DEPENDENCY_OPTIONS):
     return args

@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Iterator, List
 
+from components import beam_options
+
 
 def _free_port() -> int:
   with socket.socket() as s:
@@ -40,11 +42,14 @@ def beam_args(job_port: int, worker_port: int) -> List[str]:
   """The Beam arguments of a run against the local job service and pool.
 
   Beam's local job service runs each Beam job (one per component) on one SDK
-  worker that it asks the pool for: a fresh process per job.
+  worker that it asks the pool for: a fresh process per job. The workers
+  import from this environment, so naming the project's setup.py only stops
+  TFX from copying and packaging itself at every Beam component.
   """
-  return ['--runner=PortableRunner', f'--job_endpoint=localhost:{job_port}',
-          '--environment_type=EXTERNAL',
-          f'--environment_config=localhost:{worker_port}']
+  return beam_options.with_project_setup([
+      '--runner=PortableRunner', f'--job_endpoint=localhost:{job_port}',
+      '--environment_type=EXTERNAL',
+      f'--environment_config=localhost:{worker_port}'])
 
 
 @contextlib.contextmanager
