@@ -25,9 +25,8 @@ import tempfile
 import time
 from typing import Any, Dict, List
 
-import numpy as np
-
 import machine
+
 
 def measure_latency(work: str) -> Dict[str, Any]:
   """Classifier and YAMNet latency on the first esc50-mini clip."""
@@ -43,12 +42,8 @@ def measure_latency(work: str) -> Dict[str, Any]:
   row = esc50_csv.read_esc50_csv(str(machine.SHARED_ESC50))[0]
   waveform = tf.constant(audio.read_waveform(
       datasets.audio_path(str(machine.SHARED_ESC50), row)))
-  rng = np.random.default_rng(0)
   classes = list(esc50_classes.ESC50_CLASSES)
-  head = [rng.normal(0, 0.05, (1024, 512)).astype(np.float32),
-          np.zeros(512, np.float32),
-          rng.normal(0, 0.05, (512, len(classes))).astype(np.float32),
-          np.zeros(len(classes), np.float32)]
+  head = machine.random_head(len(classes))
   export_dir = classifier_module.export_classifier(
       os.path.join(work, 'classifier'), loader.load_yamnet(handle), head,
       classes, yamnet_handle=handle)

@@ -94,11 +94,7 @@ def child(mode: str, model_dir: str, yamnet_handle: str,
 def _export(work: str, yamnet_handle: str) -> str:
   from serving import classifier_module  # pylint: disable=g-import-not-at-top
   from yamnet import loader  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(0)
-  head = [rng.normal(0, 0.05, (1024, 512)).astype(np.float32),
-          np.zeros(512, np.float32),
-          rng.normal(0, 0.05, (512, 2)).astype(np.float32),
-          np.zeros(2, np.float32)]
+  head = machine.random_head(2)
   return classifier_module.export_classifier(
       os.path.join(work, 'classifier'), loader.load_yamnet(yamnet_handle),
       head, ['a', 'b'], max_audio_seconds=24 * 3600)
@@ -164,13 +160,9 @@ def main() -> int:
     mode, model_dir, handle, minutes = args.child
     print(json.dumps(child(mode, model_dir, handle, float(minutes))))
     return 0
-  if not os.path.exists(args.yamnet):
-    print(f'Skipped: no YAMNet at {args.yamnet}', file=sys.stderr)
-    return 0
-  report = {'machine': machine.describe(),
-            **measure(args.minutes, args.whole_up_to, args.yamnet)}
-  print(json.dumps(report, indent=2) if args.json else format_report(report))
-  return 0
+  return machine.print_yamnet_report(
+      args.yamnet, args.json, lambda: measure(args.minutes, args.whole_up_to, args.yamnet),
+      format_report)
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ Figures only compare within one run on one machine, so every report starts
 with the machine, the versions and how busy the machine was.
 """
 
+import json
 import os
 import pathlib
 import platform
@@ -142,3 +143,26 @@ def time_alternating(calls: Dict[str, Callable[[], Any]],
         call()
         timings[name].append(time.perf_counter() - start)
   return {name: _percentiles(t) for name, t in timings.items()}
+
+
+def random_head(num_classes: int, seed: int = 0) -> List[np.ndarray]:
+  """Weights of a random Dense(512) -> Dense(num_classes) head, for timing
+  an exported classifier: what it answers does not matter there."""
+  rng = np.random.default_rng(seed)
+  return [rng.normal(0, 0.05, (1024, 512)).astype(np.float32),
+          np.zeros(512, np.float32),
+          rng.normal(0, 0.05, (512, num_classes)).astype(np.float32),
+          np.zeros(num_classes, np.float32)]
+
+
+def print_yamnet_report(yamnet: str, as_json: bool,
+                        measure: Callable[[], Dict[str, Any]],
+                        format_report: Callable[[Dict[str, Any]], str]) -> int:
+  """Runs `measure` unless the YAMNet it needs is absent; prints the report
+  (machine first) as text or JSON."""
+  if not os.path.exists(yamnet):
+    print(f'Skipped: no YAMNet at {yamnet}', file=sys.stderr)
+    return 0
+  report = {'machine': describe(), **measure()}
+  print(json.dumps(report, indent=2) if as_json else format_report(report))
+  return 0

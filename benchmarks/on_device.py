@@ -13,7 +13,6 @@ disk.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -37,10 +36,7 @@ def measure(seconds, calls: int, yamnet_handle: str) -> Dict[str, Any]:
   from serving import tflite_export  # pylint: disable=g-import-not-at-top
   from yamnet import loader  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
-  head = [rng.normal(0, 0.05, (1024, 512)).astype(np.float32),
-          np.zeros(512, np.float32),
-          rng.normal(0, 0.05, (512, 2)).astype(np.float32),
-          np.zeros(2, np.float32)]
+  head = machine.random_head(2)
   with tempfile.TemporaryDirectory() as work:
     saved_model_dir = classifier_module.export_classifier(
         os.path.join(work, 'saved_model'), loader.load_yamnet(yamnet_handle),
@@ -91,13 +87,9 @@ def main() -> int:
   parser.add_argument('--calls', type=int, default=100)
   parser.add_argument('--yamnet', default=str(machine.SHARED_YAMNET))
   args = parser.parse_args()
-  if not os.path.exists(args.yamnet):
-    print(f'Skipped: no YAMNet at {args.yamnet}', file=sys.stderr)
-    return 0
-  report = {'machine': machine.describe(),
-            **measure(args.seconds, args.calls, args.yamnet)}
-  print(json.dumps(report, indent=2) if args.json else format_report(report))
-  return 0
+  return machine.print_yamnet_report(
+      args.yamnet, args.json, lambda: measure(args.seconds, args.calls, args.yamnet),
+      format_report)
 
 
 if __name__ == '__main__':
