@@ -84,16 +84,18 @@ def patches(timeline_fn: TimelineFn, path: str) -> List[Patch]:
     probabilities = np.asarray(outputs['probabilities'], np.float64)
     start = np.asarray(outputs[contract.TIMELINE_START], np.float64)
     end = np.asarray(outputs[contract.TIMELINE_END], np.float64)
+    top = probabilities.max(axis=1)
+    class_names = np.asarray(outputs['class_name'])
+    yamnet_names = np.asarray(outputs[contract.TIMELINE_YAMNET_CLASS])
+    yamnet_scores = np.asarray(outputs[contract.TIMELINE_YAMNET_SCORE])
     for i in range(len(probabilities)):
       result.append(Patch(
           start_s=float(start[i] + first_patch * offset_s),
           end_s=float(end[i] + first_patch * offset_s),
-          class_name=_text(np.asarray(outputs['class_name'])[i]),
-          probability=float(probabilities[i].max()),
-          yamnet_class_name=_text(
-              np.asarray(outputs[contract.TIMELINE_YAMNET_CLASS])[i]),
-          yamnet_score=float(np.asarray(
-              outputs[contract.TIMELINE_YAMNET_SCORE])[i])))
+          class_name=_text(class_names[i]),
+          probability=float(top[i]),
+          yamnet_class_name=_text(yamnet_names[i]),
+          yamnet_score=float(yamnet_scores[i])))
   return result
 
 
