@@ -165,3 +165,38 @@ def test_on_device_benchmark_compares_latency_and_size(tmp_path):
     assert 0 < figures[model]['p50_ms'] <= figures[model]['p95_ms']
     assert figures[model]['ms_per_second_of_audio'] == figures[model][
         'p50_ms']
+
+
+def test_scale_benchmark_gives_every_figure_per_component(standin_yamnet):
+  """Two tiny sizes (2 classes, 1 and 2 clips per class and fold, 2
+  epochs) with the stand-in YAMNet (no ../shared): two cold pipeline runs."""
+  done = subprocess.run(
+      [sys.executable, str(REPO_ROOT / 'benchmarks' / 'scale.py'), '--json',
+       '--clips', '10,20', '--classes', '2', '--epochs', '2',
+       '--yamnet', standin_yamnet],
+      cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  report = json.loads(done.stdout)
+  runs = report['runs']
+  assert [run['clips'] for run in runs] == [10, 20]
+  names = set(runs[0]['components'])
+  assert {'Esc50ExampleGen', 'YamnetEmbeddingGen', 'Transform', 'Trainer',
+          'Evaluator', 'Pusher'} <= names
+  for run in runs:
+    assert run['clips_embedded'] == run['clips']
+    assert run['total_wall_s'] > 0
+    assert set(run['components']) == names
+    for name, figures in run['components'].items():
+      for key in ('wall_s', 'cpu_s', 'peak_rss_mb'):
+        assert figures[key] > 0, (run['clips'], name, key)
+  for name in names:
+    facts = report['per_component'][name]
+    assert set(facts['s_per_1000_clips']) == {'10', '20'}, name
+    assert set(facts['fit']) == {'fixed_s', 's_per_1000_clips_marginal'}
+    assert facts['peak_rss_ratio'] > 0, name
+  assert report['largest_fixed_cost']['component'] in names | {
+      '(start-up)'}
+  targets = report['targets']
+  assert targets['sizes'] == [10, 20]
+  assert targets['total_wall_ratio_max'] == 2
+  assert isinstance(targets['total_wall_met'], bool)

@@ -1,0 +1,575 @@
+"""How cost grows with data: the whole pipeline, cold, at two or more sizes.
+
+    .venv/bin/python benchmarks/scale.py [--json] [--clips 2000,20000]
+        [--clip-seconds 1] [--classes 50] [--epochs N] [--yamnet HANDLE]
+        [--work DIR]
+
+Data. For each size N, a synthetic dataset in ESC-50's own layout
+(meta/esc50.csv + audio/, written by data/synthetic.write_synthetic_esc50):
+the first --classes ESC-50 classes (50: all of them), ESC-50's five folds,
+N / (classes x 5) clips per class and fold, every clip --clip-seconds long
+(1 s by default), 44.1 kHz mono 16-bit WAV as ESC-50's. So 2,000 clips are
+8 per class and fold, exactly ESC-50's shape, and 20,000 are 80. (The
+issue's "10 and 100 per class and fold" would need four folds; five keep
+ESC-50's layout and the pipeline's default folds: train 1-3, eval 4, test
+5.) N must be a multiple of classes x 5. Clips are 1 s rather than ESC-50's
+5 s (two YAMNet patches each instead of ten) so that the 20,000-clip cold
+run takes about a quarter of an hour on 2 cores with the real YAMNet: a
+2,000-clip run took 139 s here, most of it fixed.
+
+Runs. Each size runs the whole pipeline (pipeline.local_runner.run_local,
+LocalDagRunner, `--classes all`, every other setting at its default, the
+Trainer's epochs at --epochs when given) cold, in its own empty output
+folder, in its own child process (this script with --child), so imports,
+thread pools and memory are that run's own. Sizes run one after the other,
+smallest first.
+
+Attribution. The child wraps TFX's Launcher.launch, which LocalDagRunner
+calls once per node, one node at a time, and records around each call:
+  wall: the wall clock at its start and end, so a node's seconds cover all
+    it does (driver, input resolution, executor, publishing);
+  CPU: its own CPU time (time.process_time, plus the CPU of child
+    processes it has reaped, from getrusage) at start and end;
+  peak RSS: the kernel's high-water mark of its RSS (VmHWM), reset when the
+    node starts (/proc/self/clear_refs) and read when it ends.
+These are exact for the child process, with no sampling gaps. The parent
+also samples the child's process tree every 0.1 s (the RSS of all of it,
+the CPU of its live descendants): a node's peak RSS is the larger of its
+high-water mark and the tree's largest sample while it ran, and the CPU its
+live descendants used while it ran is added to its CPU. With the default
+Beam arguments (in_memory DirectRunner) there are no descendants: all runs
+in the child. A node's peak is the whole process's, so it includes what
+earlier nodes left in memory; `rss_at_start_mb` (the process's RSS when the
+node started) shows what the node itself added. Work outside the nodes is
+reported as phases, with their high-water marks read the same way:
+start-up (interpreter, imports, the YAMNet check, compiling the pipeline),
+between nodes (LocalDagRunner's own work) and after the last node (run
+summary, HTML report, interpreter exit). total_wall_s is the child
+process's whole life (its creation to its exit, as the parent saw it) and
+total_cpu_s its CPU with its descendants', as the kernel accounted them.
+
+Fits. Per node, seconds per 1,000 clips at each size, and a least-squares
+line through (clips, wall seconds) over the sizes: the intercept is the
+fixed cost, the slope the cost per clip (marginal seconds per 1,000 clips).
+The report names the largest fixed cost (nodes and start-up) and checks the
+targets of issue 18 between the smallest and the largest size: every node's
+peak RSS grows at most 1.5x, and the total wall grows at most as much as
+the clips (10x from 2,000 to 20,000).
+
+--json prints one object: {"runs": [{"clips": N, "total_wall_s": ...,
+"total_cpu_s": ..., "total_peak_rss_mb": ..., "components": {"<node id>":
+{"wall_s": ..., "cpu_s": ..., "peak_rss_mb": ..., "rss_at_start_mb": ...}},
+"phases": {...}, ...}, ...], "per_component": {"<node id>":
+{"s_per_1000_clips": {"<N>": ...}, "fit": {"fixed_s": ...,
+"s_per_1000_clips_marginal": ...}, "peak_rss_ratio": ..., "wall_ratio":
+...}}, "total_fit": ..., "largest_fixed_cost": ..., "targets": ...,
+"machine": ..., ...}.
+
+YAMNet: --yamnet, else ../shared/yamnet-savedmodel when present, else the
+project's stand-in (named in the report). --work DIR keeps the data, the
+runs' outputs and each run's log there (data of the same settings is
+reused; outputs are always made afresh); without it a temporary folder is
+removed at the end.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import psutil
+
+import machine
+
+FOLDS = 5
+SAMPLE_RATE = 44100
+SAMPLE_INTERVAL_S = 0.1
+PEAK_RSS_RATIO_TARGET = 1.5
+
+
+# ---------------------------------------------------------------- the child
+
+
+def _process_cpu() -> float:
+  children = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _reset_peak_rss() -> bool:
+  try:
+    with open('/proc/self/clear_refs', 'w', encoding='ascii') as f:
+      f.write('5')
+    return True
+  except OSError:
+    return False
+
+
+def _status_mb(field: str) -> float:
+  try:
+    with open('/proc/self/status', encoding='ascii') as f:
+      for line in f:
+        if line.startswith(field + ':'):
+          return int(line.split()[1]) / 1024
+  except OSError:
+    pass
+  return 0.0
+
+
+def _peak_rss_mb() -> float:
+  """This process's RSS high-water mark since start or its last reset."""
+  return _status_mb('VmHWM')
+
+
+def _rss_mb() -> float:
+  return _status_mb('VmRSS')
+
+
+def _record_nodes(records: List[Dict[str, Any]]) -> None:
+  """Wraps Launcher.launch so that each node's run is measured."""
+  from tfx.orchestration.portable import launcher  # pylint: disable=g-import-not-at-top
+  launch = launcher.Launcher.launch
+
+  def measured_launch(self):
+    # The high-water mark since the last node ended: the gap before this one
+    # (for the first node, all of start-up).
+    before = _peak_rss_mb()
+    peak_reset = _reset_peak_rss()
+    start, cpu, rss = time.time(), _process_cpu(), _rss_mb()
+    try:
+      return launch(self)
+    finally:
+      records.append({
+          'node': self._pipeline_node.node_info.id,  # pylint: disable=protected-access
+          'start': start, 'end': time.time(),
+          'cpu_start': cpu, 'cpu_end': _process_cpu(),
+          'rss_start_mb': rss, 'hwm_before_mb': before,
+          'hwm_mb': _peak_rss_mb() if peak_reset else 0.0})
+      _reset_peak_rss()
+
+  launcher.Launcher.launch = measured_launch
+
+
+def child_run(data_root: str, output: str, yamnet: str,
+              epochs: int) -> Dict[str, Any]:
+  """One cold run of the whole pipeline in this process, nodes measured."""
+  from models import hyperparameters  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  # Here, not in the parent: the run imports TF, Beam and TFX anyway.
+  description = machine.describe()
+  records: List[Dict[str, Any]] = []
+  _record_nodes(records)
+  config = configs.PipelineConfig(
+      data_root=data_root, yamnet_handle=yamnet, classes=('all',),
+      output_dir=output,
+      hyperparameters=hyperparameters.Hyperparameters(
+          **({'epochs': epochs} if epochs else {})))
+  # The Trainer's per-epoch lines go to stderr: stdout carries the JSON.
+  with contextlib.redirect_stdout(sys.stderr):
+    summary = local_runner.run_local(config).to_json()
+  return {'machine': description, 'nodes': records,
+          'hwm_after_mb': _peak_rss_mb(),
+          'status': summary['status'], 'clips': summary['clips'],
+          'statuses': {name: facts['status'] for name, facts in
+                       summary['components'].items()},
+          'blessed': summary.get('blessed')}
+
+
+# --------------------------------------------------------------- the parent
+
+
+def _tree_sample(process: psutil.Process) -> Tuple[float, float]:
+  """RSS (bytes) of the process and its descendants, and the CPU seconds of
+  its live descendants (user + system, with their reaped children)."""
+  rss, cpu = 0.0, 0.0
+  try:
+    rss += process.memory_info().rss
+    descendants = process.children(recursive=True)
+  except psutil.Error:
+    return rss, cpu
+  for p in descendants:
+    try:
+      rss += p.memory_info().rss
+      t = p.cpu_times()
+      cpu += t.user + t.system + t.children_user + t.children_system
+    except psutil.Error:
+      pass
+  return rss, cpu
+
+
+def run_sampled(args: List[str], log_path: str) -> Dict[str, Any]:
+  """Runs `python args...`, stderr to log_path; returns its stdout, its
+  start and exit (epoch s), its CPU seconds with its descendants' (from the
+  kernel's accounting of reaped children) and samples (time, tree RSS
+  bytes, live descendants' CPU s) every SAMPLE_INTERVAL_S.
+
+  Raises:
+    RuntimeError: The child failed; its stderr tail is in the message.
+  """
+  reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+  with open(log_path, 'w', encoding='utf-8') as log:
+    child = subprocess.Popen([sys.executable] + args, cwd=machine.REPO_ROOT,
+                             stdout=subprocess.PIPE, stderr=log, text=True)
+  process = psutil.Process(child.pid)
+  started = process.create_time()
+  samples: List[Tuple[float, float, float]] = []
+  done = threading.Event()
+
+  def sample():
+    while not done.is_set():
+      samples.append((time.time(),) + _tree_sample(process))
+      done.wait(SAMPLE_INTERVAL_S)
+
+  sampler = threading.Thread(target=sample, daemon=True)
+  sampler.start()
+  try:
+    stdout, _ = child.communicate()
+  finally:
+    done.set()
+    sampler.join()
+  exited = time.time()
+  after = resource.getrusage(resource.RUSAGE_CHILDREN)
+  cpu = (after.ru_utime + after.ru_stime) - (reaped.ru_utime +
+                                               reaped.ru_stime)
+  if child.returncode:
+    with open(log_path, encoding='utf-8', errors='replace') as f:
+      tail = f.read()[-3000:]
+    raise RuntimeError(f'{args[:2]} failed ({child.returncode}), log '
+                       f'{log_path}:\n{tail}')
+  return {'stdout': stdout, 'started': started, 'exited': exited,
+          'cpu_s': cpu, 'samples': samples}
+
+
+def _window(samples, start: float, end: float) -> Tuple[float, float]:
+  """Largest tree RSS (MB) sampled in [start, end] (0 if none was), and the
+  descendants' CPU seconds over it (interpolated between samples)."""
+  times = np.array([s[0] for s in samples])
+  if not times.size:
+    return 0.0, 0.0
+  inside = [s[1] for s in samples if start <= s[0] <= end]
+  cpu = np.array([s[2] for s in samples])
+  # Descendants' CPU falls when one is reaped (it moves to its parent's
+  # figures): count only the rises.
+  rises = np.concatenate([[0.0], np.cumsum(np.maximum(np.diff(cpu), 0))])
+  used = np.interp(end, times, rises) - np.interp(start, times, rises)
+  return max(inside, default=0.0) / 2**20, float(used)
+
+
+def _figures(wall: float, cpu: float, peak: float) -> Dict[str, float]:
+  # Microseconds: the shortest nodes (an importer, a resolver) take a few ms.
+  return {'wall_s': round(wall, 6), 'cpu_s': round(cpu, 6),
+          'peak_rss_mb': round(peak, 1)}
+
+
+def attribute(child: Dict[str, Any], process: Dict[str, Any]
+             ) -> Dict[str, Any]:
+  """Per node and per phase: wall s, CPU s and peak RSS MB."""
+  started, exited, samples = (process['started'], process['exited'],
+                              process['samples'])
+  components = {}
+  for record in child['nodes']:
+    peak, descendants_cpu = _window(samples, record['start'], record['end'])
+    components[record['node']] = {
+        **_figures(record['end'] - record['start'],
+                   record['cpu_end'] - record['cpu_start'] + descendants_cpu,
+                   max(peak, record['hwm_mb'])),
+        'rss_at_start_mb': round(record['rss_start_mb'], 1)}
+  nodes = child['nodes']
+  first, last = nodes[0], nodes[-1]
+  gaps = list(zip(nodes, nodes[1:]))
+  between_peak = max([max(_window(samples, a['end'], b['start'])[0],
+                          b['hwm_before_mb']) for a, b in gaps] or [0.0])
+  total_peak, _ = _window(samples, started, exited)
+  # The child's own CPU is exact at every boundary; descendants' CPU outside
+  # the nodes (none with the default Beam arguments) counts in the total only.
+  phases = {
+      'start-up': _figures(
+          first['start'] - started, first['cpu_start'],
+          max(_window(samples, started, first['start'])[0],
+              first['hwm_before_mb'])),
+      'between nodes': _figures(
+          sum(b['start'] - a['end'] for a, b in gaps),
+          sum(b['cpu_start'] - a['cpu_end'] for a, b in gaps), between_peak),
+      'after the last node': _figures(
+          exited - last['end'], process['cpu_s'] - last['cpu_end'],
+          max(_window(samples, last['end'], exited)[0],
+              child['hwm_after_mb'])),
+  }
+  return {
+      'total_wall_s': round(exited - started, 3),
+      'total_cpu_s': round(process['cpu_s'], 3),
+      'total_peak_rss_mb': round(max(
+          [total_peak] + [f['peak_rss_mb'] for f in components.values()] +
+          [f['peak_rss_mb'] for f in phases.values()]), 1),
+      'components': components, 'phases': phases,
+  }
+
+
+def write_dataset(root: str, clips: int, classes: int,
+                  clip_seconds: float) -> Tuple[str, float]:
+  """The synthetic ESC-50 of one size (reused when its settings match);
+  returns its root and the seconds spent writing it."""
+  from data import esc50_classes  # pylint: disable=g-import-not-at-top
+  from data import synthetic  # pylint: disable=g-import-not-at-top
+  settings = {'clips': clips, 'classes': classes, 'folds': FOLDS,
+              'clip_seconds': clip_seconds, 'sample_rate': SAMPLE_RATE,
+              'seed': 0}
+  marker = os.path.join(root, 'settings.json')
+  if os.path.exists(marker):
+    with open(marker, encoding='utf-8') as f:
+      if json.load(f) == settings:
+        return root, 0.0
+  shutil.rmtree(root, ignore_errors=True)
+  start = time.time()
+  synthetic.write_synthetic_esc50(
+      root, list(esc50_classes.ESC50_CLASSES[:classes]),
+      clips_per_class_per_fold=clips // (classes * FOLDS), seed=0,
+      sample_rate=SAMPLE_RATE, duration_s=clip_seconds)
+  with open(marker, 'w', encoding='utf-8') as f:
+    json.dump(settings, f)
+  return root, time.time() - start
+
+
+def fit(clips: Sequence[int], seconds: Sequence[float]
+       ) -> Optional[Dict[str, float]]:
+  """Least-squares seconds = fixed + per_clip * clips; None for one size."""
+  if len(set(clips)) < 2:
+    return None
+  slope, intercept = np.polyfit(np.array(clips, float),
+                                np.array(seconds, float), 1)
+  return {'fixed_s': round(float(intercept), 2),
+          's_per_1000_clips_marginal': round(float(slope) * 1000, 3)}
+
+
+def analyse(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+  """Seconds per 1,000 clips, fits, ratios and the targets."""
+  sizes = [run['clips'] for run in runs]
+  small, large = runs[0], runs[-1]
+  names = [n for n in large['components'] if all(
+      n in run['components'] for run in runs)]
+  per_component = {}
+  for name in names:
+    walls = [run['components'][name]['wall_s'] for run in runs]
+    facts: Dict[str, Any] = {
+        's_per_1000_clips': {str(n): round(w / n * 1000, 3)
+                             for n, w in zip(sizes, walls)},
+        'fit': fit(sizes, walls)}
+    if len(runs) > 1:
+      facts['peak_rss_ratio'] = round(
+          large['components'][name]['peak_rss_mb'] /
+          small['components'][name]['peak_rss_mb'], 3)
+      facts['wall_ratio'] = round(
+          walls[-1] / walls[0], 3) if walls[0] > 0 else None
+    per_component[name] = facts
+  analysis: Dict[str, Any] = {'per_component': per_component}
+  total_fit = fit(sizes, [run['total_wall_s'] for run in runs])
+  analysis['total_fit'] = total_fit
+  fits = {name: facts['fit']['fixed_s'] for name, facts in
+          per_component.items() if facts['fit']}
+  if total_fit:
+    startup = fit(sizes, [run['phases']['start-up']['wall_s']
+                          for run in runs])
+    fits['(start-up)'] = startup['fixed_s']
+    largest = max(fits, key=fits.get)
+    analysis['largest_fixed_cost'] = {'component': largest,
+                                      'fixed_s': fits[largest]}
+  if len(runs) > 1:
+    clips_ratio = large['clips'] / small['clips']
+    rss_over = {name: facts['peak_rss_ratio'] for name, facts in
+                per_component.items()
+                if facts['peak_rss_ratio'] > PEAK_RSS_RATIO_TARGET}
+    wall_ratio = large['total_wall_s'] / small['total_wall_s']
+    analysis['targets'] = {
+        'sizes': [small['clips'], large['clips']],
+        'peak_rss_ratio_max': PEAK_RSS_RATIO_TARGET,
+        'peak_rss_met': not rss_over, 'peak_rss_over': rss_over,
+        'total_wall_ratio': round(wall_ratio, 3),
+        'total_wall_ratio_max': round(clips_ratio, 3),
+        'total_wall_met': wall_ratio <= clips_ratio,
+    }
+  return analysis
+
+
+def run(work: str, sizes: Sequence[int], classes: int, clip_seconds: float,
+        yamnet: str, epochs: int) -> Dict[str, Any]:
+  load_at_start = os.getloadavg()[0]
+  runs = []
+  for clips in sizes:
+    data, write_s = write_dataset(os.path.join(work, f'data-{clips}'), clips,
+                                  classes, clip_seconds)
+    output = os.path.join(work, f'run-{clips}')
+    shutil.rmtree(output, ignore_errors=True)
+    os.makedirs(output)
+    load_before = os.getloadavg()
+    process = run_sampled(
+        [os.path.abspath(__file__), '--child', data, output, yamnet,
+         str(epochs)],
+        os.path.join(work, f'run-{clips}.log'))
+    child = json.loads(process['stdout'])
+    if child['status'] != 'complete':
+      raise RuntimeError(f'the {clips}-clip run did not complete: '
+                         f"{child['statuses']}")
+    runs.append({'clips': clips, **attribute(child, process),
+                 'clips_embedded': child['clips'].get('embedded'),
+                 'statuses': child['statuses'], 'blessed': child['blessed'],
+                 'data_write_s': round(write_s, 1),
+                 'load_average_before': [round(x, 2) for x in load_before],
+                 'load_average_after': [round(x, 2) for x in
+                                        os.getloadavg()]})
+    if len(runs) == 1:
+      description = {**child['machine'], 'load_average_1m': load_at_start}
+  return {'machine': description, 'yamnet': yamnet, 'classes': classes,
+          'folds': FOLDS, 'clip_seconds': clip_seconds,
+          'sample_rate': SAMPLE_RATE, 'epochs': epochs or 'default',
+          'runs': runs, **analyse(runs)}
+
+
+def _mb(x: float) -> str:
+  return f'{x:,.0f}'
+
+
+def format_report(report: Dict[str, Any]) -> str:
+  runs = report['runs']
+  sizes = [r['clips'] for r in runs]
+  lines = [machine.format_machine(report['machine']),
+           f"YAMNet: {report['yamnet']}; {report['classes']} classes x "
+           f"{report['folds']} folds, {report['clip_seconds']:g} s clips at "
+           f"{report['sample_rate']} Hz; Trainer epochs: {report['epochs']}; "
+           'cold runs of '
+           + ', '.join(f'{n:,}' for n in sizes) + ' clips']
+  for r in runs:
+    lines.append(
+        f"  {r['clips']:,} clips: load average before "
+        f"{r['load_average_before'][0]:.2f}, after "
+        f"{r['load_average_after'][0]:.2f}; {r['clips_embedded']} embedded; "
+        f"blessed: {r['blessed']}")
+  head = (['component'] + [f'wall s {n:,}' for n in sizes] +
+          [f'CPU s {n:,}' for n in sizes] + [f'peak MB {n:,}' for n in sizes])
+  head += [f'added MB {sizes[-1]:,}']
+  if len(runs) > 1:
+    head += ['RSS ratio', 'wall ratio']
+  head += [f's/1k clips {n:,}' for n in sizes]
+  if len(runs) > 1:
+    head += ['fixed s', 'marginal s/1k']
+  lines += ['', '| ' + ' | '.join(head) + ' |',
+            '|' + '---|' * len(head)]
+  per = report['per_component']
+  for name, facts in per.items():
+    figs = [r['components'][name] for r in runs]
+    row = ([name] + [f"{f['wall_s']:.1f}" for f in figs] +
+           [f"{f['cpu_s']:.1f}" for f in figs] +
+           [_mb(f['peak_rss_mb']) for f in figs] +
+           [_mb(figs[-1]['peak_rss_mb'] - figs[-1]['rss_at_start_mb'])])
+    if len(runs) > 1:
+      wall_ratio = facts['wall_ratio']
+      row += [f"{facts['peak_rss_ratio']:.2f}",
+              '-' if wall_ratio is None else f'{wall_ratio:.1f}']
+    row += [f'{v:.2f}' for v in facts['s_per_1000_clips'].values()]
+    if facts['fit']:
+      row += [f"{facts['fit']['fixed_s']:.1f}",
+              f"{facts['fit']['s_per_1000_clips_marginal']:.2f}"]
+    lines.append('| ' + ' | '.join(row) + ' |')
+  for phase in runs[0]['phases']:
+    figs = [r['phases'][phase] for r in runs]
+    row = ([f'({phase})'] + [f"{f['wall_s']:.1f}" for f in figs] +
+           [f"{f['cpu_s']:.1f}" for f in figs] +
+           [_mb(f['peak_rss_mb']) for f in figs] + [''])
+    lines.append('| ' + ' | '.join(row) + ' |')
+  row = (['**whole run**'] + [f"{r['total_wall_s']:.1f}" for r in runs] +
+         [f"{r['total_cpu_s']:.1f}" for r in runs] +
+         [_mb(r['total_peak_rss_mb']) for r in runs] + [''])
+  if len(runs) > 1:
+    row += [f"{runs[-1]['total_peak_rss_mb'] / runs[0]['total_peak_rss_mb']:.2f}",
+            f"{report['targets']['total_wall_ratio']:.1f}"]
+  row += [f"{r['total_wall_s'] / r['clips'] * 1000:.2f}" for r in runs]
+  if report.get('total_fit'):
+    row += [f"{report['total_fit']['fixed_s']:.1f}",
+            f"{report['total_fit']['s_per_1000_clips_marginal']:.2f}"]
+  lines.append('| ' + ' | '.join(row) + ' |')
+  if 'targets' in report:
+    t = report['targets']
+    small, large = (f'{n:,}' for n in t['sizes'])
+    over = ', '.join(f'{n} {v:.2f}x' for n, v in t['peak_rss_over'].items())
+    worst = max(per, key=lambda n: per[n]['peak_rss_ratio'])
+    lines += [
+        '',
+        f"Target: every component's peak RSS at {large} <= "
+        f"{t['peak_rss_ratio_max']}x at {small}: "
+        + ('met' if t['peak_rss_met'] else f'NOT met ({over})')
+        + f" (largest ratio: {worst} {per[worst]['peak_rss_ratio']:.2f}x)",
+        f"Target: total wall at {large} <= {t['total_wall_ratio_max']:g}x "
+        f"at {small}: " + ('met' if t['total_wall_met'] else 'NOT met')
+        + f" ({t['total_wall_ratio']:.2f}x: "
+        f"{runs[-1]['total_wall_s']:.1f} s against "
+        f"{runs[0]['total_wall_s']:.1f} s)"]
+  if 'largest_fixed_cost' in report:
+    largest = report['largest_fixed_cost']
+    lines.append(f"Largest fixed cost: {largest['component']} "
+                 f"({largest['fixed_s']:.1f} s at no clips, by the line "
+                 'through the sizes)')
+  return '\n'.join(lines)
+
+
+def _sizes(text: str) -> List[int]:
+  return sorted({int(x) for x in text.split(',') if x.strip()})
+
+
+def main(argv=None) -> None:
+  if argv is None:
+    argv = sys.argv[1:]
+  if argv[:1] == ['--child']:
+    print(json.dumps(child_run(*argv[1:4], int(argv[4]))))
+    return
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--json', action='store_true',
+                      help='print one JSON object instead of tables')
+  parser.add_argument('--clips', type=_sizes, default=[2000, 20000],
+                      help='comma-separated dataset sizes (default '
+                      '2000,20000)')
+  parser.add_argument('--clip-seconds', type=float, default=1.0)
+  parser.add_argument('--classes', type=int, default=50,
+                      help='the first N ESC-50 classes (default 50)')
+  parser.add_argument('--epochs', type=int, default=0,
+                      help="the Trainer's most epochs (default: the "
+                      "pipeline's)")
+  parser.add_argument('--yamnet', help='YAMNet handle (default: ../shared '
+                      'one, else the stand-in)')
+  parser.add_argument('--work', help='keep data and outputs in DIR')
+  args = parser.parse_args(argv)
+  if not 2 <= args.classes <= 50:
+    parser.error('--classes must be 2 to 50')
+  per_fold = args.classes * FOLDS
+  bad = [n for n in args.clips if n <= 0 or n % per_fold]
+  if bad or not args.clips:
+    parser.error(f'--clips: each size must be a positive multiple of '
+                 f'classes x {FOLDS} folds = {per_fold} (got {bad})')
+  with contextlib.ExitStack() as stack:
+    work = args.work or stack.enter_context(
+        tempfile.TemporaryDirectory(prefix='scale-benchmark-'))
+    os.makedirs(work, exist_ok=True)
+    yamnet = args.yamnet
+    if not yamnet and (machine.SHARED_YAMNET / 'saved_model.pb').exists():
+      yamnet = str(machine.SHARED_YAMNET)
+    if not yamnet:
+      from yamnet import standin  # pylint: disable=g-import-not-at-top
+      yamnet = standin.build_standin_yamnet(os.path.join(work, 'yamnet'))
+      yamnet_name = f'{yamnet} (the project\'s stand-in)'
+    else:
+      yamnet_name = yamnet
+    report = run(work, args.clips, args.classes, args.clip_seconds, yamnet,
+                 args.epochs)
+    report['yamnet'] = yamnet_name
+  print(json.dumps(report, indent=2) if args.json else format_report(report))
+
+
+if __name__ == '__main__':
+  main()
