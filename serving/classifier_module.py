@@ -21,16 +21,18 @@ Signatures (docs/serving.md is the contract for clients):
                    class index of their category (-1 if not a trained class)
 Both serving signatures return classifier (patch-averaged logits),
 probabilities, class_index, class_name and class_names. Every signature that
-takes audio runs YAMNet in blocks of patches (serving/yamnet_blocks.py), so
-memory does not grow with the input's length, and refuses audio longer than
-max_audio_seconds before any work.
+takes audio runs YAMNet and the head in blocks of patches
+(serving/yamnet_blocks.py), keeping only a few numbers per patch, and
+serving_wav decodes and resamples each block from the WAV bytes: beyond the
+request itself, memory does not grow with the input's length. Audio longer
+than max_audio_seconds is refused before any work.
 """
 
 import csv
 import json
 import os
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -72,12 +74,11 @@ class SoundClassifier(tf.Module):
                         self.hidden_bias)
     return tf.matmul(hidden, self.output_kernel) + self.output_bias
 
-  def _checked(self, waveform: tf.Tensor) -> tf.Tensor:
-    """The waveform, once it is known to be non-empty, finite and no longer
-    than max_audio_seconds. Scores of empty or non-finite audio would mean
-    nothing (training never saw such clips); the length bound is checked
-    before any work, so an oversized request costs nothing."""
-    num_samples = tf.size(waveform)
+  def _checked_length(self, num_samples: tf.Tensor) -> tf.Tensor:
+    """num_samples, once it is known to be at least one and no more than
+    max_audio_seconds of 16 kHz audio. Scores of empty audio would mean
+    nothing (training never saw such clips); the bound is checked before any
+    work, so an oversized request costs nothing."""
     checks = [
         tf.debugging.Assert(num_samples > 0, [
             'audio is empty: expected at least one sample of 16 kHz mono '
@@ -89,14 +90,47 @@ class SoundClassifier(tf.Module):
                 tf.cast(num_samples, tf.float32) / audio.TARGET_SAMPLE_RATE)]),
     ]
     with tf.control_dependencies(checks):
+      return tf.identity(num_samples)
+
+  def _checked(self, waveform: tf.Tensor) -> tf.Tensor:
+    """The waveform, once its length is checked and it is known to be finite
+    (non-finite samples would give meaningless scores). Neither check copies
+    the waveform."""
+    num_samples = self._checked_length(tf.size(waveform))
+    with tf.control_dependencies([num_samples]):
       return tf.debugging.check_numerics(waveform,
                                          'audio has NaN or Inf samples')
 
-  def _patch_outputs(self, waveform: tf.Tensor):
-    """(YAMNet scores, head logits), per patch, in bounded memory."""
-    scores, embeddings = yamnet_blocks.yamnet_in_blocks(
-        self.yamnet, self._checked(waveform))
-    return scores, self.head_logits(embeddings)
+  def _per_patch(self, num_samples: tf.Tensor, read: yamnet_blocks.Reader,
+                 with_yamnet_top: bool) -> Tuple[tf.Tensor, ...]:
+    """Per patch: head logits [P, n] and, if with_yamnet_top, YAMNet's top
+    AudioSet class index [P] and score [P].
+
+    The head runs on each block, so only these few numbers per patch are kept
+    for the whole input, not YAMNet's 521 scores and 1,024-wide embeddings.
+    """
+    signature = [tf.TensorSpec([None, self.output_bias.shape[0]], tf.float32)]
+    if with_yamnet_top:
+      signature += [tf.TensorSpec([None], tf.int32),
+                    tf.TensorSpec([None], tf.float32)]
+
+    def keep(scores, embeddings):
+      kept = (self.head_logits(embeddings),)
+      if with_yamnet_top:
+        kept += (tf.argmax(scores, axis=1, output_type=tf.int32),
+                 tf.reduce_max(scores, axis=1))
+      return kept
+
+    return yamnet_blocks.map_patches(self.yamnet, num_samples, read, keep,
+                                     signature)
+
+  def _waveform_per_patch(self, waveform: tf.Tensor, with_yamnet_top: bool
+                         ) -> Tuple[tf.Tensor, ...]:
+    """_per_patch of a checked waveform tensor, read by slicing it."""
+    waveform = self._checked(waveform)
+    return self._per_patch(tf.size(waveform),
+                           yamnet_blocks.slice_reader(waveform),
+                           with_yamnet_top)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
   def __call__(self, waveform: tf.Tensor) -> tf.Tensor:
@@ -104,7 +138,7 @@ class SoundClassifier(tf.Module):
 
     Clips shorter than a patch are zero-padded to one patch.
     """
-    _, logits = self._patch_outputs(waveform)
+    logits, = self._waveform_per_patch(waveform, False)
     return tf.reduce_mean(logits, axis=0)
 
   def _outputs(self, scores: tf.Tensor) -> Dict[str, tf.Tensor]:
@@ -129,10 +163,10 @@ class SoundClassifier(tf.Module):
     """Per patch: its time span, the head's class probabilities and top
     class, and YAMNet's own top AudioSet class, which names silence and
     background that no trained class fits."""
-    scores, logits = self._patch_outputs(tf.ensure_shape(audio, [None]))
+    logits, yamnet_index, yamnet_score = self._waveform_per_patch(
+        tf.ensure_shape(audio, [None]), True)
     start, end = yamnet_blocks.patch_times(tf.shape(logits)[0])
     class_index = tf.argmax(logits, axis=1, output_type=tf.int32)
-    yamnet_index = tf.argmax(scores, axis=1, output_type=tf.int32)
     return {
         contract.TIMELINE_START: start,
         contract.TIMELINE_END: end,
@@ -143,7 +177,7 @@ class SoundClassifier(tf.Module):
         'class_names': tf.identity(self.class_names),
         contract.TIMELINE_YAMNET_CLASS: tf.gather(self.yamnet_class_names,
                                                   yamnet_index),
-        contract.TIMELINE_YAMNET_SCORE: tf.reduce_max(scores, axis=1),
+        contract.TIMELINE_YAMNET_SCORE: yamnet_score,
     }
 
   @tf.function(input_signature=[
@@ -161,7 +195,14 @@ class SoundClassifier(tf.Module):
   @tf.function(input_signature=[
       tf.TensorSpec([], tf.string, name=contract.WAV_INPUT)])
   def serve_wav(self, wav: tf.Tensor) -> Dict[str, tf.Tensor]:
-    return self._outputs(self(self.decode_wav(wav)[contract.AUDIO_INPUT]))
+    """serving_default's answer for the waveform decode_wav gives, decoded
+    block by block from the bytes: the whole file's samples are never held
+    (a WAV's float32 16 kHz waveform is twice its 16-bit bytes or more)."""
+    data = wav_ops.read_header(tf.ensure_shape(wav, []),
+                               self.max_audio_seconds)
+    num_samples, read = wav_ops.mono_16k_reader(data)
+    logits, = self._per_patch(self._checked_length(num_samples), read, False)
+    return self._outputs(tf.reduce_mean(logits, axis=0))
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')])

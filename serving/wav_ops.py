@@ -8,9 +8,14 @@ as it heard training audio.
 
 Every problem with the bytes fails the call with InvalidArgument and a message
 that names it; nothing is guessed.
+
+A WAV's samples can be read a range at a time (`mono_16k_reader`), decoded
+and resampled from the bytes of that range only, so classifying a long file
+never holds its whole decoded waveform; the result equals the whole-file
+decoding (`parse_wav`, `to_mono_16k`) sample for sample.
 """
 
-from typing import Tuple
+from typing import Callable, NamedTuple, Tuple
 
 import tensorflow as tf
 
@@ -148,24 +153,47 @@ def resampling_factors(sample_rate: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   return TARGET_SAMPLE_RATE // divisor, tf.maximum(rate, 1) // divisor
 
 
-def parse_wav(wav: tf.Tensor, max_seconds: float
-             ) -> Tuple[tf.Tensor, tf.Tensor]:
-  """Decodes WAV bytes as libsndfile does (what soundfile gave training).
+def _read_fmt(wav: tf.Tensor, fmt_pos: tf.Tensor, length: tf.Tensor
+             ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+  """(format code, channels, sample rate, bits per sample) of the fmt chunk;
+  WAVE_FORMAT_EXTENSIBLE keeps the real format code in its sub-format GUID."""
+  encoding = _read_uint(wav, fmt_pos, 2, length)
+  encoding = tf.where(tf.equal(encoding, _WAVE_FORMAT_EXTENSIBLE),
+                      _read_uint(wav, fmt_pos + 24, 2, length), encoding)
+  return (encoding, _read_uint(wav, fmt_pos + 2, 2, length),
+          _read_uint(wav, fmt_pos + 4, 4, length),
+          _read_uint(wav, fmt_pos + 14, 2, length))
+
+
+class WavData(NamedTuple):
+  """Where a checked WAV file's samples are and how to decode them.
+
+  Every field but `wav` is computed after the header's checks, so any work
+  that uses them waits for the checks to pass.
+  """
+  wav: tf.Tensor  # the bytes, scalar string
+  data_pos: tf.Tensor  # int64 offset of the first sample's bytes
+  frames: tf.Tensor  # int64 frames the bytes hold
+  channels: tf.Tensor  # int64
+  frame_bytes: tf.Tensor  # int64
+  branch: tf.Tensor  # int32 index into _DECODERS
+  sample_rate: tf.Tensor  # int64
+
+
+def read_header(wav: tf.Tensor, max_seconds: float) -> WavData:
+  """Parses and checks a WAV file's header, decoding no sample.
 
   Accepts PCM 8/16/24/32-bit, IEEE float 32/64-bit, plain or
   WAVE_FORMAT_EXTENSIBLE, any channel count; other chunks are skipped. The
-  samples are those the bytes hold, whatever length the header claims.
+  frames are those the bytes hold, whatever length the header claims.
 
   Args:
     wav: Scalar string, the bytes of a WAV file.
-    max_seconds: Longer audio is refused before any sample is decoded.
-
-  Returns:
-    (samples [frames, channels] float32, sample rate int64).
+    max_seconds: Longer audio is refused here, before any sample is decoded.
 
   Raises:
     tf.errors.InvalidArgumentError: The bytes are not a WAV file this parser
-      supports, have no samples, an unsupported rate, or NaN/Inf samples.
+      supports, have no samples, an unsupported rate, or are too long.
   """
   length = tf.cast(tf.strings.length(wav), tf.int64)
   is_riff = (tf.equal(_substr(wav, 0, 4, length), 'RIFF') &
@@ -174,13 +202,7 @@ def parse_wav(wav: tf.Tensor, max_seconds: float
       is_riff, lambda: _find_chunks(wav, length),
       lambda: tuple(tf.constant(v, tf.int64) for v in (-1, 0, -1, 0)))
 
-  encoding = _read_uint(wav, fmt_pos, 2, length)
-  channels = _read_uint(wav, fmt_pos + 2, 2, length)
-  sample_rate = _read_uint(wav, fmt_pos + 4, 4, length)
-  bits = _read_uint(wav, fmt_pos + 14, 2, length)
-  # WAVE_FORMAT_EXTENSIBLE keeps the real format code in its sub-format GUID.
-  encoding = tf.where(tf.equal(encoding, _WAVE_FORMAT_EXTENSIBLE),
-                      _read_uint(wav, fmt_pos + 24, 2, length), encoding)
+  encoding, channels, sample_rate, bits = _read_fmt(wav, fmt_pos, length)
   branch = _branch_index(encoding, bits)
   frame_bytes = channels * (bits // 8)
   # A header may claim more data than the file holds: count what is there.
@@ -213,14 +235,43 @@ def parse_wav(wav: tf.Tensor, max_seconds: float
   ])
   check = tf.debugging.Assert(tf.equal(message, ''), [message])
   with tf.control_dependencies([check]):
-    raw = tf.strings.substr(wav, tf.maximum(data_pos, 0),
-                            frames * frame_bytes)
-    samples = tf.switch_case(
-        tf.maximum(branch, 0), [lambda f=f: f(raw) for f in _DECODERS])
-    samples = tf.debugging.check_numerics(
-        samples, 'WAV file has NaN or Inf samples')
-    # Downstream work sized by the rate waits for the checks too.
-    return tf.reshape(samples, [-1, channels]), tf.identity(sample_rate)
+    return WavData(wav, *(tf.identity(t) for t in (
+        data_pos, frames, channels, frame_bytes, branch, sample_rate)))
+
+
+def decode_frames(data: WavData, first: tf.Tensor, count: tf.Tensor
+                 ) -> tf.Tensor:
+  """Frames [first, first + count) as float32 [n, channels], scaled as
+  libsndfile scales them; cut to the frames the bytes hold. Only that range's
+  bytes are copied and decoded.
+
+  Raises:
+    tf.errors.InvalidArgumentError: A decoded sample is NaN or Inf.
+  """
+  first = tf.clip_by_value(tf.cast(first, tf.int64), 0, data.frames)
+  count = tf.clip_by_value(tf.cast(count, tf.int64), 0, data.frames - first)
+  raw = tf.strings.substr(data.wav, data.data_pos + first * data.frame_bytes,
+                          count * data.frame_bytes)
+  samples = tf.switch_case(
+      tf.maximum(data.branch, 0), [lambda f=f: f(raw) for f in _DECODERS])
+  samples = tf.debugging.check_numerics(
+      samples, 'WAV file has NaN or Inf samples')
+  return tf.reshape(samples, [-1, data.channels])
+
+
+def parse_wav(wav: tf.Tensor, max_seconds: float
+             ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """Decodes a whole WAV file as libsndfile does (what soundfile gave
+  training); see read_header for what is accepted.
+
+  Returns:
+    (samples [frames, channels] float32, sample rate int64).
+
+  Raises:
+    tf.errors.InvalidArgumentError: As read_header, or NaN/Inf samples.
+  """
+  data = read_header(wav, max_seconds)
+  return decode_frames(data, 0, data.frames), data.sample_rate
 
 
 def _kaiser_lowpass(up: tf.Tensor, down: tf.Tensor) -> tf.Tensor:
@@ -246,26 +297,20 @@ def _kaiser_lowpass(up: tf.Tensor, down: tf.Tensor) -> tf.Tensor:
   return tf.cast(h, tf.float32) * tf.cast(up, tf.float32)
 
 
-def resample_poly(x: tf.Tensor, up: tf.Tensor, down: tf.Tensor) -> tf.Tensor:
-  """`scipy.signal.resample_poly(x, up, down)` for coprime up, down and 1-D x.
+class _Polyphase(NamedTuple):
+  """resample_poly's filter cut into polyphase components (see
+  _resample_range)."""
+  up: tf.Tensor
+  down: tf.Tensor
+  kernel: tf.Tensor  # [rows, down, up] float32
+  m_lo: tf.Tensor  # int64 <= 0: output 0 reads inputs from m_lo on
+  rows: tf.Tensor  # int64
 
-  Output k is sum_i x[i] h[half_len + k * down - i * up]. Outputs are computed
-  up at a time: output q * up + r reads inputs from q * down on, so with the
-  input cut into rows of `down` samples, all phases r are one stride-1
-  convolution over the rows, whose kernel holds the filter's polyphase
-  components. Work is about (filter taps per phase + down) per output and
-  memory stays linear in the clip, so a 10-minute clip is fine.
 
-  Args:
-    x: float32 [n] samples.
-    up: int64 scalar, the upsampling factor.
-    down: int64 scalar, the downsampling factor, coprime with up.
-
-  Returns:
-    float32 [ceil(n * up / down)] samples.
-  """
-  n_in = tf.size(x, out_type=tf.int64)
-  n_out = (n_in * up + down - 1) // down
+def _polyphase(up: tf.Tensor, down: tf.Tensor) -> _Polyphase:
+  """The filter of resample_poly(up, down) as a convolution kernel over rows
+  of `down` input samples, giving `up` outputs a row. Built once per call,
+  shared by every block."""
   h = _kaiser_lowpass(up, down)
   half_len = 10 * tf.maximum(up, down)
   m_lo = -(half_len // up)
@@ -279,12 +324,61 @@ def resample_poly(x: tf.Tensor, up: tf.Tensor, down: tf.Tensor) -> tf.Tensor:
   rows = (width + down - 1) // down
   kernel = tf.reshape(tf.pad(kernel, [[0, rows * down - width], [0, 0]]),
                       [rows, down, up])
-  blocks = (n_out + up - 1) // up
-  total = (blocks + rows - 1) * down
-  padded = tf.pad(x, [[-m_lo, tf.maximum(total - n_in + m_lo, 0)]])[:total]
-  y = tf.nn.conv1d(tf.reshape(padded, [1, -1, down]), kernel, stride=1,
+  return _Polyphase(up, down, kernel, m_lo, rows)
+
+
+def _resample_range(read: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+                    n_in: tf.Tensor, poly: _Polyphase, start: tf.Tensor,
+                    end: tf.Tensor) -> tf.Tensor:
+  """Outputs [start, end) of resample_poly over an input of n_in samples,
+  reading only the inputs they depend on.
+
+  Output k is sum_i x[i] h[half_len + k * down - i * up]. Outputs are computed
+  up at a time: output row q (outputs q * up .. q * up + up - 1) reads inputs
+  q * down + m_lo .. (q + rows) * down + m_lo - 1, so with the input cut into
+  rows of `down` samples, all phases are one stride-1 convolution over the
+  rows. Work is about (filter taps per phase + down) per output.
+
+  Args:
+    read: read(first, count) -> input samples [first, first + count).
+    n_in: int64, the input's length.
+    poly: The filter, from _polyphase.
+    start, end: int64, the outputs wanted, 0 <= start < end <= n_out.
+  """
+  up, down = poly.up, poly.down
+  row_start = start // up
+  row_end = (end + up - 1) // up
+  # Inputs of rows [row_start, row_end); those outside the input are zeros.
+  first = row_start * down + poly.m_lo
+  last = (row_end + poly.rows - 1) * down + poly.m_lo
+  lo = tf.clip_by_value(first, 0, n_in)
+  hi = tf.clip_by_value(last, lo, n_in)
+  x = tf.pad(read(lo, hi - lo), [[lo - first, last - hi]])
+  y = tf.nn.conv1d(tf.reshape(x, [1, -1, down]), poly.kernel, stride=1,
                    padding='VALID')
-  return tf.reshape(y, [-1])[:n_out]
+  return tf.reshape(y, [-1])[start - row_start * up:end - row_start * up]
+
+
+def _resampled_length(n_in: tf.Tensor, up: tf.Tensor, down: tf.Tensor
+                     ) -> tf.Tensor:
+  return (n_in * up + down - 1) // down
+
+
+def resample_poly(x: tf.Tensor, up: tf.Tensor, down: tf.Tensor) -> tf.Tensor:
+  """`scipy.signal.resample_poly(x, up, down)` for coprime up, down and 1-D x.
+
+  Args:
+    x: float32 [n] samples.
+    up: int64 scalar, the upsampling factor.
+    down: int64 scalar, the downsampling factor, coprime with up.
+
+  Returns:
+    float32 [ceil(n * up / down)] samples.
+  """
+  n_in = tf.size(x, out_type=tf.int64)
+  return _resample_range(lambda first, count: x[first:first + count], n_in,
+                         _polyphase(up, down), tf.constant(0, tf.int64),
+                         _resampled_length(n_in, up, down))
 
 
 def to_mono_16k(samples: tf.Tensor, sample_rate: tf.Tensor) -> tf.Tensor:
@@ -294,3 +388,33 @@ def to_mono_16k(samples: tf.Tensor, sample_rate: tf.Tensor) -> tf.Tensor:
   mono = tf.cond(tf.equal(up, down), lambda: mono,
                  lambda: resample_poly(mono, up, down))
   return tf.clip_by_value(mono, -1.0, 1.0)
+
+
+def mono_16k_reader(data: WavData
+                   ) -> Tuple[tf.Tensor, Callable[[tf.Tensor, tf.Tensor],
+                                                  tf.Tensor]]:
+  """The WAV file's 16 kHz mono waveform, as to_mono_16k gives it, read a
+  range at a time.
+
+  Returns:
+    (length int64, read): read(start, size) -> float32 samples
+    [start, start + size) of the waveform, fewer where it ends; it decodes
+    only the frames those samples depend on (plus the resampling filter's
+    reach), so no step holds the whole file's samples.
+  """
+  up, down = resampling_factors(data.sample_rate)
+  poly = _polyphase(up, down)
+  length = _resampled_length(data.frames, up, down)
+
+  def mono(first, count):
+    return tf.reduce_mean(decode_frames(data, first, count), axis=1)
+
+  def read(start, size):
+    start = tf.cast(start, tf.int64)
+    end = tf.minimum(start + tf.cast(size, tf.int64), length)
+    waveform = tf.cond(
+        tf.equal(up, down), lambda: mono(start, end - start),
+        lambda: _resample_range(mono, data.frames, poly, start, end))
+    return tf.clip_by_value(waveform, -1.0, 1.0)
+
+  return length, read

@@ -108,3 +108,20 @@ def test_wav_longer_than_the_maximum_is_refused(exported):
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match='121 s long; this model accepts at most 120 s'):
     exported.signatures[contract.WAV_SIGNATURE](wav=tf.constant(wav))
+
+
+def test_wav_decoded_block_by_block_is_classified_as_its_whole_waveform(
+    exported):
+  """serving_wav decodes and resamples each block from the bytes; a 44.1 kHz
+  stereo file three blocks long scores as its whole decoded waveform does."""
+  rng = np.random.default_rng(5)
+  stereo = rng.uniform(-0.5, 0.5, (44100 * 70, 2)).astype(np.float32)
+  wav = tf.constant(audio.encode_wav(stereo, 44100))
+  waveform = exported.signatures[contract.DECODE_SIGNATURE](wav=wav)[
+      contract.AUDIO_INPUT]
+  assert int(yamnet_blocks.num_patches(tf.size(waveform))) > (
+      2 * yamnet_blocks.BLOCK_PATCHES)
+  served = exported.signatures[contract.SERVING_SIGNATURE](audio=waveform)
+  from_wav = exported.signatures[contract.WAV_SIGNATURE](wav=wav)
+  np.testing.assert_allclose(from_wav['classifier'], served['classifier'],
+                             rtol=0, atol=1e-6)

@@ -144,3 +144,31 @@ def test_a_header_claiming_more_data_than_the_bytes_hold_decodes_what_is_there()
   assert int(rate) == 16000 and int(channels) == 1
   assert waveform.shape == (16000,)
   np.testing.assert_allclose(waveform.numpy(), 0.25, atol=1e-4)
+
+
+@tf.function(input_signature=[tf.TensorSpec([], tf.string),
+                              tf.TensorSpec([], tf.int64),
+                              tf.TensorSpec([], tf.int64)])
+def _read_range(wav, start, size):
+  length, read = wav_ops.mono_16k_reader(wav_ops.read_header(wav, MAX_SECONDS))
+  return length, read(start, size)
+
+
+@pytest.mark.parametrize('rate,channels,subtype', [
+    (16000, 1, 'PCM_16'), (44100, 2, 'PCM_16'), (48000, 3, 'PCM_24'),
+    (8000, 1, 'PCM_U8'), (11025, 2, 'DOUBLE'),
+    (7040, 1, 'FLOAT'),  # 50/22: ranges start inside a polyphase row
+])
+def test_reading_ranges_equals_decoding_the_whole_file(rate, channels,
+                                                        subtype):
+  """serving_wav decodes a block at a time: a range read anywhere, across
+  the resampling filter's reach and the file's ends, is the whole file's."""
+  wav = tf.constant(audio.encode_wav(_signal(rate, 2.3, channels), rate,
+                                     subtype))
+  whole = _decode(wav)[0].numpy()
+  for start, size in [(0, 7), (1, 5000), (4999, 16000), (12345, 100000),
+                      (whole.size - 3, 50), (0, whole.size)]:
+    length, got = _read_range(wav, start, size)
+    assert int(length) == whole.size
+    np.testing.assert_allclose(got.numpy(), whole[start:start + size],
+                               rtol=0, atol=TOLERANCE)
