@@ -143,6 +143,8 @@ def test_long_audio_benchmark_reports_memory_for_each_way_in(tmp_path):
       assert figures['seconds'] > 0
   assert set(report['peak_rss_ratio_0.5_to_0.25_min']) == set(
       report['results'])
+  assert set(report['peak_rss_target_met']) == {
+      'serving_default', 'serving_timeline', 'serving_wav'}
 
 
 def test_on_device_benchmark_compares_latency_and_size(tmp_path):
