@@ -36,3 +36,6 @@ REASON = 'reason'
 # What TFX's Pusher (and AtomicPusher) records on the PushedModel.
 PUSHED = 'pushed'
 PUSHED_DESTINATION = 'pushed_destination'
+# AtomicPusher's PushedModel: JSON list of the TFLite variants' checks
+# (serving/tflite_check.Check), pushed or withheld.
+TFLITE = 'tflite'

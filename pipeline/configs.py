@@ -51,6 +51,9 @@ class PipelineConfig:
   embedding_batch_size: int = 16
   # The pushed model refuses longer audio before decoding it.
   max_audio_seconds: float = contract.DEFAULT_MAX_AUDIO_SECONDS
+  # The push also carries TFLite models (float, int8) for devices, each only
+  # if it agrees with the SavedModel on the test clips.
+  export_tflite: bool = True
   hyperparameters: hp.Hyperparameters = hp.Hyperparameters()
   # Passed to every Beam-based component.
   beam_pipeline_args: Tuple[str, ...] = ()

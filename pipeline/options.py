@@ -135,6 +135,10 @@ OPTIONS = (
            'YAMNET_MAX_AUDIO_SECONDS',
            'longest audio the pushed model accepts, in seconds; longer '
            'requests are refused before any decoding', positive_float),
+    Option('export_tflite', '--tflite', 'YAMNET_EXPORT_TFLITE',
+           'push TFLite models (float, int8) beside the SavedModel, each '
+           'checked on the test clips; --no-tflite pushes the SavedModel '
+           'alone', boolean),
     Option('hyperparameters.epochs', '--epochs', 'YAMNET_EPOCHS',
            'most training epochs; early stopping usually ends sooner',
            positive_int),

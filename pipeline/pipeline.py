@@ -227,6 +227,10 @@ def _release(config: configs.PipelineConfig, deployment: Deployment,
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=deployment.serving_model_dir)),
+      # The TFLite models are checked on the gate's test clips.
+      examples=(example_gen.outputs['examples'] if config.export_tflite
+                else None),
+      tflite_splits=test_splits if config.export_tflite else (),
   ).with_id(nodes.PUSHER)
   return [model_resolver, evaluator, patch_evaluator, serving_validator,
           pusher]

@@ -137,12 +137,13 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_export_tflite(args) -> int:
-  from data import audio  # pylint: disable=g-import-not-at-top
-  from serving import local_predict  # pylint: disable=g-import-not-at-top
-  from serving import tflite_export  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from serving import local_predict
+  from serving import tflite_check
+  from serving import tflite_export
   checks = tflite_export.export_tflite(
       local_predict.model_version_dir(args.model), args.output,
-      [audio.read_waveform(path) for path in args.files])
+      tflite_check.AUDIO_FILES, args.files)
   for result in checks:
     verdict = 'written' if result.passed else 'NOT written'
     print(f'{tflite_export.file_name(result.variant)}: {verdict}, '

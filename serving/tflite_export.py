@@ -8,25 +8,36 @@ once (inputs there are short windows), not in the served model's blocks.
 Ops TFLite lacks run through TF Select (the Flex delegate; the `tensorflow`
 pip package's interpreter has it, devices link it).
 
-Each variant is written only when, on the clips given, its top class agrees
-with the SavedModel's on at least MIN_TOP1_AGREEMENT of them and, for the
-float variant, every probability is within MAX_FLOAT_PROBABILITY_DIFF.
+Each variant is written only when serving/tflite_check.py, run on the clips
+given in a process of its own, finds that it answers as the SavedModel does
+(the float variant to within its probability tolerance, the int8 one in its
+top class). A conversion that fails or a model that fails its check is
+withheld, with the reason in the checks file.
 """
 
 import dataclasses
+import json
 import os
-from typing import Dict, List, Sequence
+import tempfile
+from typing import Dict, List, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
+from serving import child_process
 from serving import contract
+from serving import tflite_check
 
 FLOAT = 'float'
 INT8 = 'int8'
 VARIANTS = (FLOAT, INT8)
-MIN_TOP1_AGREEMENT = 0.99
-MAX_FLOAT_PROBABILITY_DIFF = 1e-3
+# Each variant's check may take this long, on however many clips.
+CHECK_TIMEOUT_SECONDS = 3600
+# Where a pushed version keeps its TFLite models, labels and checks: TF
+# Serving ignores assets.extra/ beyond its warm-up file, and the models
+# appear with their SavedModel version, atomically.
+VERSION_SUBDIR = os.path.join('assets.extra', 'tflite')
+CHECKS_FILE = 'checks.json'
 
 
 def file_name(variant: str) -> str:
@@ -52,87 +63,98 @@ class _WholeWaveformClassifier(tf.Module):
     return {'classifier': logits, 'probabilities': tf.nn.softmax(logits)}
 
 
+def _convert_variant(module: _WholeWaveformClassifier, variant: str) -> bytes:
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [module.classify.get_concrete_function()], module)
+  converter.target_spec.supported_ops = [
+      tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+  if variant == INT8:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  return converter.convert()
+
+
 def convert(saved_model_dir: str) -> Dict[str, bytes]:
   """{variant: TFLite flatbuffer} of an exported classifier."""
   module = _WholeWaveformClassifier(tf.saved_model.load(saved_model_dir))
-  models = {}
-  for variant in VARIANTS:
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.classify.get_concrete_function()], module)
-    converter.target_spec.supported_ops = [
-        tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
-    if variant == INT8:
-      converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    models[variant] = converter.convert()
-  return models
+  return {variant: _convert_variant(module, variant) for variant in VARIANTS}
 
 
 def tflite_probabilities(model_content: bytes,
                          waveforms: Sequence[np.ndarray]) -> np.ndarray:
   """[clips, classes] probabilities of a TFLite classifier."""
-  runner = tf.lite.Interpreter(
-      model_content=model_content).get_signature_runner()
-  return np.stack([runner(**{contract.AUDIO_INPUT: np.asarray(
-      w, np.float32)})['probabilities'] for w in waveforms])
+  runner = tflite_check.runner(model_content)
+  return np.stack([tflite_check.probabilities(runner, w) for w in waveforms])
 
 
-@dataclasses.dataclass(frozen=True)
-class Check:
-  """How one variant compares with the SavedModel on the clips."""
-  variant: str
-  clips: int
-  top1_agreement: float
-  max_probability_diff: float
-  size_bytes: int
-  passed: bool
-  reason: str
+def _check_in_child(saved_model_dir: str, variant: str, content: bytes,
+                    clips_json: str, staging_dir: str,
+                    timeout_seconds: float) -> tflite_check.Check:
+  model_path = os.path.join(staging_dir, file_name(variant))
+  _write(model_path, content)
+  report, failure = child_process.run_json_report(
+      ['-m', 'serving.tflite_check', variant, saved_model_dir, model_path,
+       clips_json] + (['--exact'] if variant == FLOAT else []),
+      timeout_seconds)
+  if report is None:
+    return tflite_check.failed(variant, len(content), failure)
+  return tflite_check.Check(**report)
 
 
-def check(variant: str, model_content: bytes, expected: np.ndarray,
-          waveforms: Sequence[np.ndarray]) -> Check:
-  got = tflite_probabilities(model_content, waveforms)
-  agreement = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
-  diff = float(np.max(np.abs(got - expected)))
-  problems = []
-  if agreement < MIN_TOP1_AGREEMENT:
-    problems.append(f'top-1 agrees with the SavedModel on {agreement:.3f} of '
-                    f'{len(waveforms)} clips (< {MIN_TOP1_AGREEMENT})')
-  if variant == FLOAT and diff > MAX_FLOAT_PROBABILITY_DIFF:
-    problems.append(f'probabilities differ by up to {diff:.2g} (> '
-                    f'{MAX_FLOAT_PROBABILITY_DIFF:g})')
-  reason = '; '.join(problems) or (
-      f'top-1 agreement {agreement:.3f} on {len(waveforms)} clips, largest '
-      f'probability difference {diff:.2g}')
-  return Check(variant, len(waveforms), agreement, diff, len(model_content),
-               not problems, reason)
-
-
-def export_tflite(saved_model_dir: str, out_dir: str,
-                  waveforms: Sequence[np.ndarray]) -> List[Check]:
-  """Converts, checks each variant on the clips, writes those that pass
-  (with labels.txt, the class names in index order) to out_dir."""
-  if not waveforms:
-    raise ValueError('no clips to check the TFLite models on')
-  exported = tf.saved_model.load(saved_model_dir)
-  serve = exported.signatures[contract.SERVING_SIGNATURE]
-  expected = np.stack([serve(**{contract.AUDIO_INPUT: tf.constant(
-      w, tf.float32)})['probabilities'].numpy() for w in waveforms])
-  models = convert(saved_model_dir)
-  checks = [check(variant, content, expected, waveforms)
+def check_variants(saved_model_dir: str, models: Dict[str, bytes],
+                   clips_kind: str, clip_files: Sequence[str],
+                   timeout_seconds: float = CHECK_TIMEOUT_SECONDS
+                  ) -> List[tflite_check.Check]:
+  """Each variant's check, each in a process of its own."""
+  with tempfile.TemporaryDirectory() as staging_dir:
+    clips_json = os.path.join(staging_dir, 'clips.json')
+    _write(clips_json, json.dumps({'kind': clips_kind,
+                                   'files': list(clip_files)}))
+    return [_check_in_child(saved_model_dir, variant, content, clips_json,
+                            staging_dir, timeout_seconds)
             for variant, content in models.items()]
-  passed = {c.variant for c in checks if c.passed}
+
+
+def _write(path: str, content: Union[bytes, str]) -> None:
+  with tf.io.gfile.GFile(path, 'wb' if isinstance(content, bytes) else 'w'
+                        ) as f:
+    f.write(content)
+
+
+def export_tflite(saved_model_dir: str, out_dir: str, clips_kind: str,
+                  clip_files: Sequence[str]) -> List[tflite_check.Check]:
+  """Converts, checks each variant on the clips (tflite_check's kinds), and
+  writes to out_dir the variants that pass, labels.txt (the class names in
+  index order) and CHECKS_FILE (every variant's check, passed or not)."""
+  try:
+    models = convert(saved_model_dir)
+  except Exception as error:  # pylint: disable=broad-except
+    # TF's converter failing withholds the TFLite files, nothing else.
+    models = {}
+    checks = [tflite_check.failed(variant, 0, f'conversion failed: {error}')
+              for variant in VARIANTS]
+  else:
+    checks = check_variants(saved_model_dir, models, clips_kind, clip_files)
+  tf.io.gfile.makedirs(out_dir)
+  _write(os.path.join(out_dir, CHECKS_FILE), json.dumps(
+      [dataclasses.asdict(c) for c in checks], indent=2))
+  passed = [c.variant for c in checks if c.passed]
   if passed:
-    tf.io.gfile.makedirs(out_dir)
-    names = [n.decode() for n in exported.class_names.numpy()]
-    with tf.io.gfile.GFile(os.path.join(out_dir, contract.LABELS_ASSET),
-                           'w') as f:
-      f.write(''.join(f'{name}\n' for name in names))
-  for variant, content in models.items():
-    if variant in passed:
-      with tf.io.gfile.GFile(os.path.join(out_dir, file_name(variant)),
-                             'wb') as f:
-        f.write(content)
+    names = tf.saved_model.load(saved_model_dir).class_names.numpy()
+    _write(os.path.join(out_dir, contract.LABELS_ASSET),
+           ''.join(f'{name.decode()}\n' for name in names))
+  for variant in passed:
+    _write(os.path.join(out_dir, file_name(variant)), models[variant])
   return checks
+
+
+def read_checks(tflite_dir: str) -> List[tflite_check.Check]:
+  """The checks export_tflite recorded in tflite_dir (none if it holds no
+  record)."""
+  path = os.path.join(tflite_dir, CHECKS_FILE)
+  if not tf.io.gfile.exists(path):
+    return []
+  with tf.io.gfile.GFile(path) as f:
+    return [tflite_check.Check(**facts) for facts in json.loads(f.read())]
 
 
 def predict_files(tflite_path: str, paths: Sequence[str]

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from pipeline import cli
 from serving import contract
+from serving import tflite_check
 from serving import tflite_export
 
 import trained_classifier
@@ -53,7 +54,7 @@ def test_variants_are_written_exactly_when_their_checks_pass(exported):
                        for w in waveforms])
   agreement = np.mean(tflite_export.tflite_probabilities(
       int8, waveforms).argmax(axis=1) == expected.argmax(axis=1))
-  assert int8_written == (agreement >= tflite_export.MIN_TOP1_AGREEMENT)
+  assert int8_written == (agreement >= tflite_check.MIN_TOP1_AGREEMENT)
   # Dynamic-range int8 stores the weights in about a quarter of the bytes.
   assert len(int8) < 0.5 * os.path.getsize(os.path.join(
       tflite_dir, tflite_export.file_name(tflite_export.FLOAT)))
@@ -82,23 +83,21 @@ def test_predict_tflite_agrees_with_the_saved_model(exported, capsys):
             expected['probabilities'].numpy(), atol=1e-3)
 
 
-def test_a_variant_that_disagrees_is_not_written(exported, tmp_path,
-                                                 monkeypatch):
-  """With a check the float model cannot meet, it is withheld and the
+def test_a_variant_that_disagrees_fails_its_check_with_the_figure(
+    exported, monkeypatch):
+  """With a tolerance the float model cannot meet, its check fails and the
   reason names the figure."""
-  version_dir, files, _, _ = exported
-  monkeypatch.setattr(tflite_export, 'MAX_FLOAT_PROBABILITY_DIFF', -1.0)
-  waveforms = [sf.read(f, dtype='float32')[0] for f in files[:3]]
-  checks = {c.variant: c for c in tflite_export.export_tflite(
-      version_dir, str(tmp_path / 'out'), waveforms)}
-  assert not checks[tflite_export.FLOAT].passed
-  assert 'probabilities differ by up to' in checks[tflite_export.FLOAT].reason
-  written = {tflite_export.file_name(v) for v, c in checks.items()
-             if c.passed}
-  assert tflite_export.file_name(tflite_export.FLOAT) not in written
-  out = tmp_path / 'out'
-  assert set(os.listdir(out) if out.exists() else []) == (
-      written | {contract.LABELS_ASSET} if written else set())
+  version_dir, files, tflite_dir, _ = exported
+  monkeypatch.setattr(tflite_check, 'MAX_PROBABILITY_DIFF', -1.0)
+  path = os.path.join(tflite_dir, tflite_export.file_name(tflite_export.FLOAT))
+  with open(path, 'rb') as f:
+    content = f.read()
+  result = tflite_check.check(
+      tflite_export.FLOAT, version_dir, content,
+      tflite_check.waveforms(tflite_check.AUDIO_FILES, files[:3]), exact=True)
+  assert not result.passed and result.clips == 3
+  assert 'probabilities differ by up to' in result.reason
+  assert result.top1_agreement == 1.0
 
 
 def test_timeline_of_a_tflite_model_is_refused_with_a_reason(exported,

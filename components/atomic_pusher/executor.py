@@ -11,8 +11,18 @@ TFX's order of copying.) Older versions are left alone; TF Serving's version
 policy decides which it serves. A model identical to the newest version (same
 SavedModel fingerprint, e.g. a rerun re-blessing the cached model) is not
 published again, so TF Serving does not reload it.
+
+Given clip Examples and test splits, the push also carries the classifier
+for devices: serving/tflite_export.py converts the model to TFLite (float and
+int8), checks each variant against the SavedModel on every test clip, and the
+variants that pass go into the version's assets.extra/tflite/ with the class
+names and the checks, so they appear with their SavedModel version. A variant
+that fails its check is withheld (the reason is on the PushedModel as
+`tflite`); the SavedModel is pushed all the same, as its own gates decided.
 """
 
+import dataclasses
+import json
 import os
 import time
 import uuid
@@ -27,6 +37,15 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
+
+from components import artifact_properties as properties
+from components import examples_io
+from serving import tflite_check
+from serving import tflite_export
+
+EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
+# JSON list of the splits of EXAMPLES_KEY whose clips check the TFLite models.
+TFLITE_SPLITS_KEY = 'tflite_splits'
 
 STAGING_PREFIX = '.tmp-'
 # Written by tf.saved_model.save: hashes of the graph, signatures, variables.
@@ -91,6 +110,16 @@ def publish_version(model_dir: str, base_dir: str, version: int) -> str:
   return final_dir
 
 
+def _record_tflite(model_push: types.Artifact,
+                   checks: List[tflite_check.Check]) -> None:
+  model_push.set_string_custom_property(properties.TFLITE, json.dumps(
+      [dataclasses.asdict(c) for c in checks]))
+  for c in checks:
+    (logging.info if c.passed else logging.warning)(
+        'TFLite %s model %s: %s', c.variant,
+        'pushed' if c.passed else 'withheld', c.reason)
+
+
 class Executor(pusher_executor.Executor):
   """TFX's Pusher executor with an atomic filesystem push."""
 
@@ -121,11 +150,28 @@ class Executor(pusher_executor.Executor):
       serving_path = os.path.join(base_dir, str(version))
       logging.info('The model is already the newest version, %s.',
                    serving_path)
+      # Archive what is served, its TFLite models included.
+      io_utils.copy_dir(serving_path, model_push.uri)
     else:
+      # The archive (TFX's Pusher keeps one too) is what gets published.
+      io_utils.copy_dir(model_dir, model_push.uri)
+      self._add_tflite(input_dict, exec_properties, model_dir, model_push.uri)
       version = next_version(base_dir)
-      serving_path = publish_version(model_dir, base_dir, version)
+      serving_path = publish_version(model_push.uri, base_dir, version)
       logging.info('Model version %d published at %s.', version, serving_path)
-    # Archive the pushed model with the artifact, as TFX's Pusher does.
-    io_utils.copy_dir(model_dir, model_push.uri)
+    _record_tflite(model_push, tflite_export.read_checks(
+        os.path.join(model_push.uri, tflite_export.VERSION_SUBDIR)))
     self._MarkPushed(model_push, pushed_destination=serving_path,
                      pushed_version=str(version))
+
+  def _add_tflite(self, input_dict: Dict[str, List[types.Artifact]],
+                  exec_properties: Dict[str, Any], model_dir: str,
+                  version_dir: str) -> None:
+    """Puts the checked TFLite models into version_dir, given clips."""
+    split_names = json.loads(exec_properties.get(TFLITE_SPLITS_KEY) or '[]')
+    if not input_dict.get(EXAMPLES_KEY) or not split_names:
+      return
+    examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+    tflite_export.export_tflite(
+        model_dir, os.path.join(version_dir, tflite_export.VERSION_SUBDIR),
+        tflite_check.RECORDS, examples_io.split_files(examples, split_names))

@@ -8,8 +8,6 @@ that fails is never pushed; why is recorded on the artifact (custom property
 import json
 import logging
 import os
-import subprocess
-import sys
 from typing import Any, Dict, List
 
 from tfx import types
@@ -21,6 +19,7 @@ from tfx.utils import io_utils
 from tfx.utils import path_utils
 
 from components import artifact_properties as properties
+from serving import child_process
 
 MODEL_KEY = standard_component_specs.MODEL_KEY
 MODEL_BLESSING_KEY = standard_component_specs.MODEL_BLESSING_KEY
@@ -36,11 +35,8 @@ REPORT_FILE = 'servable_check.json'
 _BLESSED_FILE = 'INFRA_BLESSED'
 _NOT_BLESSED_FILE = 'INFRA_NOT_BLESSED'
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_CHECK_SCRIPT = os.path.join(_HERE, 'servable_check.py')
-# The project root (components/..), so the check can import data/, serving/.
-_PROJECT_ROOT = os.path.dirname(os.path.dirname(_HERE))
-_STDERR_TAIL = 2000
+_CHECK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             'servable_check.py')
 
 
 def run_servable_check(model_dir: str, timeout_seconds: int) -> Dict[str, Any]:
@@ -49,26 +45,11 @@ def run_servable_check(model_dir: str, timeout_seconds: int) -> Dict[str, Any]:
   Returns its report; a crash, a timeout or no report is a failed report
   quoting the end of stderr.
   """
-  env = dict(os.environ)
-  env['PYTHONPATH'] = os.pathsep.join(
-      p for p in (_PROJECT_ROOT, env.get('PYTHONPATH')) if p)
-  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  try:
-    done = subprocess.run([sys.executable, _CHECK_SCRIPT, model_dir], env=env,
-                          capture_output=True, text=True,
-                          timeout=timeout_seconds, check=False)
-  except subprocess.TimeoutExpired:
-    return {'ok': False, 'checks': [], 'failures': [
-        f'the check did not finish within {timeout_seconds} s']}
-  lines = done.stdout.strip().splitlines()
-  if done.returncode == 0 and lines:
-    try:
-      return json.loads(lines[-1])
-    except ValueError:
-      pass
-  return {'ok': False, 'checks': [], 'failures': [
-      f'the check process exited with code {done.returncode} without a '
-      f'report: {done.stderr[-_STDERR_TAIL:].strip()}']}
+  report, failure = child_process.run_json_report(
+      [_CHECK_SCRIPT, model_dir], timeout_seconds)
+  if report is None:
+    return {'ok': False, 'checks': [], 'failures': [failure]}
+  return report
 
 
 def _record(blessing: types.Artifact, blessed: bool, reason: str,
