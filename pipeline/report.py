@@ -247,6 +247,16 @@ def _gate_section(config: configs.PipelineConfig,
                  f'to {_e(path)}.</p>')
   else:
     parts.append('<p>Pushed: no.</p>')
+  if summary.tflite:
+    parts.append(
+        '<p>On-device (TFLite) models, each checked against the SavedModel '
+        'on the test clips and pushed with it only if it passed:</p>' +
+        _table(['variant', 'pushed', 'MB', 'clips', 'top-1 agreement',
+                'largest probability difference', 'check'],
+               [[c.variant, 'yes' if c.passed else 'no',
+                 f'{c.size_bytes / 1e6:.1f}', c.clips, _fmt(c.top1_agreement),
+                 f'{c.max_probability_diff:.2g}', c.reason]
+                for c in summary.tflite], text_columns=(0, 1, 6)))
   return ''.join(parts)
 
 

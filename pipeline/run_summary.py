@@ -19,6 +19,7 @@ from components.yamnet_embedding import executor as embedding_gen
 from pipeline import evaluation_results
 from pipeline import mlmd_runs
 from pipeline import nodes
+from serving import tflite_check
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,8 @@ class RunSummary:
   serving_check: Optional[ServingCheck] = None
   pushed: bool = False
   pushed_path: Optional[str] = None
+  # The TFLite variants' checks; those passed were pushed with the model.
+  tflite: List[tflite_check.Check] = dataclasses.field(default_factory=list)
   yamnet: Optional[YamnetUsed] = None
   report_path: Optional[str] = None
   # Why the run failed, when it did.
@@ -211,6 +214,8 @@ def _push(run: mlmd_runs.Run) -> Dict[str, Any]:
     facts['pushed'] = bool(mlmd_runs.int_property(pushed, properties.PUSHED))
     facts['pushed_path'] = mlmd_runs.string_property(
         pushed, properties.PUSHED_DESTINATION)
+    facts['tflite'] = [tflite_check.Check(**check) for check in json.loads(
+        mlmd_runs.string_property(pushed, properties.TFLITE) or '[]')]
   return facts
 
 
@@ -271,6 +276,10 @@ def format_summary(summary: RunSummary) -> str:
     lines.append(f"Serving check: {'passed' if check.passed else 'failed'} "
                  f'({check.reason})')
   lines.append(f"Pushed: {summary.pushed_path if summary.pushed else 'no'}")
+  for check in summary.tflite:
+    lines.append(f"  TFLite {check.variant}: "
+                 f"{'pushed' if check.passed else 'withheld'} "
+                 f'({check.size_bytes / 1e6:.1f} MB; {check.reason})')
   if summary.report_path:
     lines.append(f'Report: {summary.report_path}')
   return '\n'.join(lines)

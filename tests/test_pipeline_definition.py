@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from components.atomic_pusher import executor as pusher_executor
 from models import hyperparameters as hp
 from pipeline import cli
 from pipeline import configs
@@ -47,6 +48,24 @@ def test_the_config_reaches_the_components(config):
   custom = by_id[nodes.TRAINER].exec_properties['custom_config']
   assert hp.Hyperparameters.from_custom_config(
       __import__('json').loads(custom)) == chosen.hyperparameters
+
+
+@pytest.mark.parametrize('export_tflite', [True, False])
+def test_the_pusher_checks_tflite_models_on_the_test_folds_unless_told_not(
+    config, export_tflite):
+  chosen = dataclasses.replace(config, test_folds=(4, 5), eval_folds=(3,),
+                               train_folds=(1, 2),
+                               export_tflite=export_tflite)
+  pipeline = pipeline_def.create_pipeline(
+      chosen, 'fp', pipeline_def.local_deployment(chosen))
+  pusher = {node.id: node for node in pipeline.components}[nodes.PUSHER]
+  splits = pusher.exec_properties[pusher_executor.TFLITE_SPLITS_KEY]
+  examples = pusher.inputs.get(pusher_executor.EXAMPLES_KEY)
+  if export_tflite:
+    assert __import__('json').loads(splits) == ['fold4', 'fold5']
+    assert examples.producer_component_id == nodes.EXAMPLE_GEN
+  else:
+    assert splits is None and examples is None
 
 
 def test_overlapping_folds_are_refused():

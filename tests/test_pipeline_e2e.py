@@ -7,6 +7,7 @@ YAMNet, and a run whose training labels are swapped.
 
 import csv
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -17,6 +18,8 @@ from yamnet import standin
 from data import audio
 from data import synthetic
 from pipeline import local_runner
+from serving import contract
+from serving import tflite_export
 
 from tfx_artifacts import pushed_versions
 
@@ -120,6 +123,30 @@ def test_pushed_model_classifies_held_out_clips(runs, demo_run, tmp_path):
   accuracy = correct / len(rows)
   print(f'held-out synthetic clip accuracy: {accuracy:.3f} ({len(rows)} clips)')
   assert accuracy >= 0.9
+
+
+def test_push_carries_the_tflite_models_that_passed_their_checks(runs):
+  """The version folder holds exactly the variants the summary says passed,
+  with the pushed model's class names; their checks ran on the 6 test
+  clips."""
+  first = runs['first']
+  tflite_dir = os.path.join(first['pushed_path'], tflite_export.VERSION_SUBDIR)
+  with open(os.path.join(tflite_dir, tflite_export.CHECKS_FILE)) as f:
+    assert json.load(f) == first['tflite']
+  assert {c['variant'] for c in first['tflite']} == set(
+      tflite_export.VARIANTS)
+  passed = [c['variant'] for c in first['tflite'] if c['passed']]
+  # The float variant computes what the SavedModel does.
+  assert tflite_export.FLOAT in passed
+  for check in first['tflite']:
+    assert check['clips'] == 6 or not check['passed'], check
+  assert sorted(os.listdir(tflite_dir)) == sorted(
+      [tflite_export.CHECKS_FILE, contract.LABELS_ASSET] +
+      [tflite_export.file_name(v) for v in passed])
+  model = tf.saved_model.load(first['pushed_path'])
+  with open(os.path.join(tflite_dir, contract.LABELS_ASSET)) as f:
+    assert f.read().split() == [
+        n.decode() for n in model.class_names.numpy()]
 
 
 def test_unchanged_rerun_is_served_from_cache(runs):

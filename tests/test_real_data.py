@@ -7,6 +7,7 @@ whole pipeline on LocalDagRunner, as the source recipe does.
 import csv
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -16,6 +17,8 @@ from conftest import require_shared
 from data import audio
 from pipeline import configs
 from pipeline import local_runner
+from serving import tflite_check
+from serving import tflite_export
 
 
 @pytest.fixture(scope='module')
@@ -100,3 +103,37 @@ def test_real_clips_in_class_folders_and_spans(real_span_runs):
   assert second.clips.embedded == len(by_span[2])
   assert second.clips.reused == len(by_span[1])
   assert second.clips.patches == 10 * (len(by_span[1]) + len(by_span[2]))
+
+
+def test_pushed_tflite_models_answer_as_the_saved_model_on_real_clips(
+    real_run):
+  """Both on-device variants of the real-YAMNet model were pushed, and on
+  every dog and cat clip of esc50-mini (not only the test fold they were
+  checked on) they pick the SavedModel's class."""
+  _, summary = real_run
+  for check in summary['tflite']:
+    print(f"real data: TFLite {check['variant']} {check['size_bytes'] / 1e6:.1f}"
+          f" MB, pushed {check['passed']}: {check['reason']}")
+  assert {c['variant'] for c in summary['tflite'] if c['passed']} == set(
+      tflite_export.VARIANTS)
+  tflite_dir = os.path.join(summary['pushed_path'],
+                            tflite_export.VERSION_SUBDIR)
+  serve = tf.saved_model.load(summary['pushed_path']).signatures[
+      'serving_default']
+  waveforms = [audio.read_waveform(os.path.join(SHARED_ESC50, 'audio',
+                                                r['filename']))
+               for r in _listed({'dog', 'cat'})]
+  expected = np.stack([serve(audio=tf.constant(w))['probabilities'].numpy()
+                       for w in waveforms])
+  for variant in tflite_export.VARIANTS:
+    with open(os.path.join(tflite_dir, tflite_export.file_name(variant)),
+              'rb') as f:
+      got = tflite_export.tflite_probabilities(f.read(), waveforms)
+    agreement = np.mean(got.argmax(axis=1) == expected.argmax(axis=1))
+    largest = np.max(np.abs(got - expected))
+    print(f'real data: TFLite {variant} on all {len(waveforms)} dog/cat clips:'
+          f' top-1 agreement {agreement:.3f}, largest probability difference '
+          f'{largest:.2g}')
+    assert agreement >= tflite_check.MIN_TOP1_AGREEMENT
+    if variant == tflite_export.FLOAT:
+      assert largest <= tflite_check.MAX_PROBABILITY_DIFF

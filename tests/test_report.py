@@ -62,6 +62,12 @@ def test_report_holds_the_runs_numbers(demo_run, page):
   assert f'<td>{accuracy:.4f}</td>' in page
   version = os.path.basename(summary.pushed_path.rstrip('/'))
   assert f'Pushed version <b>{version}</b>' in page
+  assert summary.tflite
+  for check in summary.tflite:
+    pushed = 'yes' if check.passed else 'no'
+    assert (f'<tr><td class="text">{check.variant}</td><td class="text">'
+            f'{pushed}</td><td>{check.size_bytes / 1e6:.1f}</td>') in page
+    assert html.escape(check.reason) in page
   assert 'blessed' in page
   assert html.escape(summary.blessing_reason) in page
   rows = datasets.select(esc50_csv.read_esc50_csv(config.data_root),
