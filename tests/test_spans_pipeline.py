@@ -55,7 +55,9 @@ def runs(tmp_path_factory):
       yamnet_handle=standin.build_standin_yamnet(
           str(tmp_path_factory.mktemp('yamnet') / 'yamnet'), seed=0),
       classes=('all',), output_dir=str(tmp_path_factory.mktemp('out')),
-      hyperparameters=hyperparameters.Hyperparameters(epochs=10))
+      hyperparameters=hyperparameters.Hyperparameters(epochs=10),
+      # The Pusher's TFLite models are tested in test_pipeline_e2e.py.
+      export_tflite=False)
   result = {'config': config, 'root': root}
 
   connection = pipeline_def.local_deployment(
