@@ -13,7 +13,7 @@ measurement never inherits another's peak):
   serving_default   float waveform, YAMNet in blocks (serving/yamnet_blocks.py)
   serving_timeline  the same waveform, per-patch outputs
   serving_wav       the waveform as 16-bit 16 kHz WAV bytes, decoded in-graph
-                    block by block (serving/wav_ops.py)
+                    block by block (serving/wav_ops.py, serving/resampling.py)
   yamnet_whole      YAMNet called on the whole waveform at once, as the model
                     did before it ran in blocks (only up to --whole-up-to
                     minutes: it holds every patch's activations)

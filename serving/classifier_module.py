@@ -8,7 +8,7 @@ Signatures (docs/serving.md is the contract for clients):
   serving_default  audio: float32 [num_samples], 16 kHz mono in [-1, 1]
   serving_wav      wav: string scalar, the bytes of a WAV file at any common
                    rate, decoded and resampled in the graph as training audio
-                   was (serving/wav_ops.py)
+                   was (serving/wav_ops.py, serving/resampling.py)
   decode_wav       wav -> the 16 kHz waveform serving_wav classifies
   serving_timeline audio as serving_default -> per patch: start_s, end_s,
                    logits, probabilities, class_index, class_name, and
@@ -40,6 +40,7 @@ import tensorflow as tf
 from data import audio
 from data import clip_examples
 from serving import contract
+from serving import resampling
 from serving import wav_ops
 from serving import yamnet_blocks
 from yamnet import spec
@@ -187,7 +188,7 @@ class SoundClassifier(tf.Module):
     samples, sample_rate = wav_ops.parse_wav(tf.ensure_shape(wav, []),
                                              self.max_audio_seconds)
     return {
-        contract.AUDIO_INPUT: wav_ops.to_mono_16k(samples, sample_rate),
+        contract.AUDIO_INPUT: resampling.to_mono_16k(samples, sample_rate),
         'source_sample_rate': sample_rate,
         'source_channels': tf.shape(samples, out_type=tf.int64)[1],
     }
@@ -285,9 +286,9 @@ def model_card(signatures: Dict[str, Any], class_names: Sequence[str],
           'encodings': list(wav_ops.SUPPORTED_ENCODINGS),
           'channels': 'any; averaged to mono',
           'sample_rates': 'any whose ratio to 16000 Hz reduces to up/down '
-                          f'with both <= {wav_ops.MAX_RESAMPLING_FACTOR}',
+                          f'with both <= {resampling.MAX_RESAMPLING_FACTOR}',
           'resampling': 'scipy.signal.resample_poly (Kaiser window, beta '
-                        f'{wav_ops.KAISER_BETA}), as for training audio',
+                        f'{resampling.KAISER_BETA}), as for training audio',
       },
       'max_audio_seconds': max_audio_seconds,
       'errors': 'InvalidArgument (HTTP 400) for empty audio, NaN/Inf samples, '

@@ -15,6 +15,7 @@ import soundfile
 import tensorflow as tf
 
 from data import audio
+from serving import resampling
 from serving import wav_ops
 
 # float32 rounding differs in summation order only.
@@ -25,7 +26,7 @@ MAX_SECONDS = 60.0
 @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
 def _decode(wav):
   samples, rate = wav_ops.parse_wav(wav, MAX_SECONDS)
-  return wav_ops.to_mono_16k(samples, rate), rate, tf.shape(samples)[1]
+  return resampling.to_mono_16k(samples, rate), rate, tf.shape(samples)[1]
 
 
 def _signal(rate: int, seconds: float, channels: int) -> np.ndarray:
@@ -119,8 +120,8 @@ def test_bad_bytes_fail_with_a_message_naming_the_problem(wav, message):
 @pytest.mark.parametrize('length', [1, 5, 1000, 44101])
 def test_resample_poly_equals_scipy(up, down, length):
   x = np.random.default_rng(length).uniform(-1, 1, length).astype(np.float32)
-  got = wav_ops.resample_poly(tf.constant(x), tf.constant(up, tf.int64),
-                              tf.constant(down, tf.int64)).numpy()
+  got = resampling.resample_poly(tf.constant(x), tf.constant(up, tf.int64),
+                                 tf.constant(down, tf.int64)).numpy()
   expected = signal.resample_poly(x, up, down)
   assert got.shape == expected.shape == (math.ceil(length * up / down),)
   np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
