@@ -28,41 +28,44 @@ Attribution. The child wraps TFX's Launcher.launch, which LocalDagRunner
 calls once per node, one node at a time, and records around each call:
   wall: the wall clock at its start and end, so a node's seconds cover all
     it does (driver, input resolution, executor, publishing);
-  CPU: its own CPU time (time.process_time, plus the CPU of child
-    processes it has reaped, from getrusage) at start and end;
-  peak RSS: the kernel's high-water mark of its RSS (VmHWM), reset when the
-    node starts (/proc/self/clear_refs) and read when it ends.
-These are exact for the child process, with no sampling gaps. The parent
-also samples the child's process tree every 0.1 s (the RSS of all of it,
-the CPU of its live descendants): a node's peak RSS is the larger of its
-high-water mark and the tree's largest sample while it ran, and the CPU its
-live descendants used while it ran is added to its CPU. With the default
-Beam arguments (in_memory DirectRunner) there are no descendants: all runs
+  CPU: the CPU time of the child and all its descendants at start and end:
+    its own (time.process_time), its reaped children's (getrusage) and its
+    live descendants' (psutil), so a process the node starts (the Pusher's
+    TFLite checks, the ServingModelValidator's) counts once, alive or not;
+  peak RSS: the kernel's high-water mark of the child's RSS (VmHWM), reset
+    when the node starts (/proc/self/clear_refs) and read when it ends.
+These are exact, with no sampling gaps. Processes the child starts have
+their own RSS, so the parent also samples the RSS of the child's whole
+process tree every 0.1 s: a node's peak RSS is the larger of the child's
+high-water mark and the tree's largest sample while the node ran. With the
+default Beam arguments (in_memory DirectRunner) every Beam component runs
 in the child. A node's peak is the whole process's, so it includes what
-earlier nodes left in memory; `rss_at_start_mb` (the process's RSS when the
-node started) shows what the node itself added. Work outside the nodes is
-reported as phases, with their high-water marks read the same way:
-start-up (interpreter, imports, the YAMNet check, compiling the pipeline),
-between nodes (LocalDagRunner's own work) and after the last node (run
-summary, HTML report, interpreter exit). total_wall_s is the child
-process's whole life (its creation to its exit, as the parent saw it) and
-total_cpu_s its CPU with its descendants', as the kernel accounted them.
+earlier nodes left in memory; `rss_at_start_mb` (the child's RSS when the
+node started) shows what the node added. Work outside the nodes is reported
+as phases, measured the same way: start-up (interpreter, imports, the
+YAMNet check, compiling the pipeline), between nodes (LocalDagRunner's own
+work) and after the last node (run summary, HTML report, interpreter exit).
+total_wall_s is the child process's whole life (its creation to its exit,
+as the parent saw it) and total_cpu_s its CPU with its descendants', as
+the kernel accounted them when it exited.
 
 Fits. Per node, seconds per 1,000 clips at each size, and a least-squares
 line through (clips, wall seconds) over the sizes: the intercept is the
-fixed cost, the slope the cost per clip (marginal seconds per 1,000 clips).
-The report names the largest fixed cost (nodes and start-up) and checks the
-targets of issue 18 between the smallest and the largest size: every node's
-peak RSS grows at most 1.5x, and the total wall grows at most as much as
-the clips (10x from 2,000 to 20,000).
+fixed cost, the slope the cost per clip (marginal seconds per 1,000 clips);
+the same through CPU seconds (`cpu_fit`), which a busy machine disturbs
+less than wall seconds. The report names the largest fixed cost (by wall,
+among the nodes and start-up) and checks the targets of issue 18 between
+the smallest and the largest size: every node's peak RSS grows at most
+1.5x, and the total wall grows at most as much as the clips (10x from 2,000
+to 20,000).
 
 --json prints one object: {"runs": [{"clips": N, "total_wall_s": ...,
 "total_cpu_s": ..., "total_peak_rss_mb": ..., "components": {"<node id>":
 {"wall_s": ..., "cpu_s": ..., "peak_rss_mb": ..., "rss_at_start_mb": ...}},
 "phases": {...}, ...}, ...], "per_component": {"<node id>":
 {"s_per_1000_clips": {"<N>": ...}, "fit": {"fixed_s": ...,
-"s_per_1000_clips_marginal": ...}, "peak_rss_ratio": ..., "wall_ratio":
-...}}, "total_fit": ..., "largest_fixed_cost": ..., "targets": ...,
+"s_per_1000_clips_marginal": ...}, "cpu_fit": {...}, "peak_rss_ratio": ...,
+"wall_ratio": ...}}, "total_fit": ..., "largest_fixed_cost": ..., "targets": ...,
 "machine": ..., ...}.
 
 YAMNet: --yamnet, else ../shared/yamnet-savedmodel when present, else the
@@ -99,9 +102,23 @@ PEAK_RSS_RATIO_TARGET = 1.5
 # ---------------------------------------------------------------- the child
 
 
-def _process_cpu() -> float:
+def _tree_cpu() -> float:
+  """CPU seconds of this process and all its descendants so far: its own,
+  its reaped children's (getrusage) and its live descendants' (each with
+  the children it reaped), so a process counts once whether alive or not."""
   children = resource.getrusage(resource.RUSAGE_CHILDREN)
-  return time.process_time() + children.ru_utime + children.ru_stime
+  total = time.process_time() + children.ru_utime + children.ru_stime
+  try:
+    descendants = psutil.Process().children(recursive=True)
+  except psutil.Error:
+    descendants = []
+  for p in descendants:
+    try:
+      t = p.cpu_times()
+      total += t.user + t.system + t.children_user + t.children_system
+    except psutil.Error:
+      pass
+  return total
 
 
 def _reset_peak_rss() -> bool:
@@ -143,14 +160,14 @@ def _record_nodes(records: List[Dict[str, Any]]) -> None:
     # (for the first node, all of start-up).
     before = _peak_rss_mb()
     peak_reset = _reset_peak_rss()
-    start, cpu, rss = time.time(), _process_cpu(), _rss_mb()
+    start, cpu, rss = time.time(), _tree_cpu(), _rss_mb()
     try:
       return launch(self)
     finally:
       records.append({
           'node': self._pipeline_node.node_info.id,  # pylint: disable=protected-access
           'start': start, 'end': time.time(),
-          'cpu_start': cpu, 'cpu_end': _process_cpu(),
+          'cpu_start': cpu, 'cpu_end': _tree_cpu(),
           'rss_start_mb': rss, 'hwm_before_mb': before,
           'hwm_mb': _peak_rss_mb() if peak_reset else 0.0})
       _reset_peak_rss()
@@ -187,30 +204,27 @@ def child_run(data_root: str, output: str, yamnet: str,
 # --------------------------------------------------------------- the parent
 
 
-def _tree_sample(process: psutil.Process) -> Tuple[float, float]:
-  """RSS (bytes) of the process and its descendants, and the CPU seconds of
-  its live descendants (user + system, with their reaped children)."""
-  rss, cpu = 0.0, 0.0
+def _tree_rss(process: psutil.Process) -> float:
+  """RSS (bytes) of the process and its descendants."""
+  rss = 0.0
   try:
     rss += process.memory_info().rss
     descendants = process.children(recursive=True)
   except psutil.Error:
-    return rss, cpu
+    return rss
   for p in descendants:
     try:
       rss += p.memory_info().rss
-      t = p.cpu_times()
-      cpu += t.user + t.system + t.children_user + t.children_system
     except psutil.Error:
       pass
-  return rss, cpu
+  return rss
 
 
 def run_sampled(args: List[str], log_path: str) -> Dict[str, Any]:
   """Runs `python args...`, stderr to log_path; returns its stdout, its
   start and exit (epoch s), its CPU seconds with its descendants' (from the
-  kernel's accounting of reaped children) and samples (time, tree RSS
-  bytes, live descendants' CPU s) every SAMPLE_INTERVAL_S.
+  kernel's accounting of reaped children) and samples (time, RSS bytes of
+  it and its descendants) every SAMPLE_INTERVAL_S.
 
   Raises:
     RuntimeError: The child failed; its stderr tail is in the message.
@@ -221,12 +235,12 @@ def run_sampled(args: List[str], log_path: str) -> Dict[str, Any]:
                              stdout=subprocess.PIPE, stderr=log, text=True)
   process = psutil.Process(child.pid)
   started = process.create_time()
-  samples: List[Tuple[float, float, float]] = []
+  samples: List[Tuple[float, float]] = []
   done = threading.Event()
 
   def sample():
     while not done.is_set():
-      samples.append((time.time(),) + _tree_sample(process))
+      samples.append((time.time(), _tree_rss(process)))
       done.wait(SAMPLE_INTERVAL_S)
 
   sampler = threading.Thread(target=sample, daemon=True)
@@ -249,19 +263,10 @@ def run_sampled(args: List[str], log_path: str) -> Dict[str, Any]:
           'cpu_s': cpu, 'samples': samples}
 
 
-def _window(samples, start: float, end: float) -> Tuple[float, float]:
-  """Largest tree RSS (MB) sampled in [start, end] (0 if none was), and the
-  descendants' CPU seconds over it (interpolated between samples)."""
-  times = np.array([s[0] for s in samples])
-  if not times.size:
-    return 0.0, 0.0
-  inside = [s[1] for s in samples if start <= s[0] <= end]
-  cpu = np.array([s[2] for s in samples])
-  # Descendants' CPU falls when one is reaped (it moves to its parent's
-  # figures): count only the rises.
-  rises = np.concatenate([[0.0], np.cumsum(np.maximum(np.diff(cpu), 0))])
-  used = np.interp(end, times, rises) - np.interp(start, times, rises)
-  return max(inside, default=0.0) / 2**20, float(used)
+def _window(samples, start: float, end: float) -> float:
+  """Largest tree RSS (MB) sampled in [start, end], 0 if none was."""
+  return max((rss for t, rss in samples if start <= t <= end),
+             default=0.0) / 2**20
 
 
 def _figures(wall: float, cpu: float, peak: float) -> Dict[str, float]:
@@ -277,31 +282,29 @@ def attribute(child: Dict[str, Any], process: Dict[str, Any]
                               process['samples'])
   components = {}
   for record in child['nodes']:
-    peak, descendants_cpu = _window(samples, record['start'], record['end'])
     components[record['node']] = {
         **_figures(record['end'] - record['start'],
-                   record['cpu_end'] - record['cpu_start'] + descendants_cpu,
-                   max(peak, record['hwm_mb'])),
+                   record['cpu_end'] - record['cpu_start'],
+                   max(_window(samples, record['start'], record['end']),
+                       record['hwm_mb'])),
         'rss_at_start_mb': round(record['rss_start_mb'], 1)}
   nodes = child['nodes']
   first, last = nodes[0], nodes[-1]
   gaps = list(zip(nodes, nodes[1:]))
-  between_peak = max([max(_window(samples, a['end'], b['start'])[0],
+  between_peak = max([max(_window(samples, a['end'], b['start']),
                           b['hwm_before_mb']) for a, b in gaps] or [0.0])
-  total_peak, _ = _window(samples, started, exited)
-  # The child's own CPU is exact at every boundary; descendants' CPU outside
-  # the nodes (none with the default Beam arguments) counts in the total only.
+  total_peak = _window(samples, started, exited)
   phases = {
       'start-up': _figures(
           first['start'] - started, first['cpu_start'],
-          max(_window(samples, started, first['start'])[0],
+          max(_window(samples, started, first['start']),
               first['hwm_before_mb'])),
       'between nodes': _figures(
           sum(b['start'] - a['end'] for a, b in gaps),
           sum(b['cpu_start'] - a['cpu_end'] for a, b in gaps), between_peak),
       'after the last node': _figures(
           exited - last['end'], process['cpu_s'] - last['cpu_end'],
-          max(_window(samples, last['end'], exited)[0],
+          max(_window(samples, last['end'], exited),
               child['hwm_after_mb'])),
   }
   return {
@@ -362,7 +365,10 @@ def analyse(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     facts: Dict[str, Any] = {
         's_per_1000_clips': {str(n): round(w / n * 1000, 3)
                              for n, w in zip(sizes, walls)},
-        'fit': fit(sizes, walls)}
+        'fit': fit(sizes, walls),
+        # CPU seconds are what a busy machine disturbs least.
+        'cpu_fit': fit(sizes, [run['components'][name]['cpu_s']
+                               for run in runs])}
     if len(runs) > 1:
       facts['peak_rss_ratio'] = round(
           large['components'][name]['peak_rss_mb'] /
@@ -459,7 +465,7 @@ def format_report(report: Dict[str, Any]) -> str:
     head += ['RSS ratio', 'wall ratio']
   head += [f's/1k clips {n:,}' for n in sizes]
   if len(runs) > 1:
-    head += ['fixed s', 'marginal s/1k']
+    head += ['fixed s', 'marginal s/1k', 'fixed CPU s']
   lines += ['', '| ' + ' | '.join(head) + ' |',
             '|' + '---|' * len(head)]
   per = report['per_component']
@@ -476,7 +482,8 @@ def format_report(report: Dict[str, Any]) -> str:
     row += [f'{v:.2f}' for v in facts['s_per_1000_clips'].values()]
     if facts['fit']:
       row += [f"{facts['fit']['fixed_s']:.1f}",
-              f"{facts['fit']['s_per_1000_clips_marginal']:.2f}"]
+              f"{facts['fit']['s_per_1000_clips_marginal']:.2f}",
+              f"{facts['cpu_fit']['fixed_s']:.1f}"]
     lines.append('| ' + ' | '.join(row) + ' |')
   for phase in runs[0]['phases']:
     figs = [r['phases'][phase] for r in runs]

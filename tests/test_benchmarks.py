@@ -191,10 +191,15 @@ def test_scale_benchmark_gives_every_figure_per_component(standin_yamnet):
     for name, figures in run['components'].items():
       for key in ('wall_s', 'cpu_s', 'peak_rss_mb'):
         assert figures[key] > 0, (run['clips'], name, key)
+    # No process's CPU is counted twice (the Pusher's checks run in their
+    # own processes).
+    assert sum(f['cpu_s'] for f in run['components'].values()) <= run[
+        'total_cpu_s'] * 1.01
   for name in names:
     facts = report['per_component'][name]
     assert set(facts['s_per_1000_clips']) == {'10', '20'}, name
-    assert set(facts['fit']) == {'fixed_s', 's_per_1000_clips_marginal'}
+    for fit in (facts['fit'], facts['cpu_fit']):
+      assert set(fit) == {'fixed_s', 's_per_1000_clips_marginal'}, name
     assert facts['peak_rss_ratio'] > 0, name
   assert report['largest_fixed_cost']['component'] in names | {
       '(start-up)'}
