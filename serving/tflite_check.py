@@ -1,24 +1,24 @@
 """Does a TFLite classifier answer as the SavedModel it came from?
 
-Run in a fresh process, one per model (serving/child_process.py says why):
+Run in a fresh process (serving/child_process.py says why):
 
-    python -m serving.tflite_check VARIANT SAVED_MODEL_DIR MODEL.tflite \
-        CLIPS.json [--exact]
+    python -m serving.tflite_check SAVED_MODEL_DIR CLIPS.json \
+        VARIANT=MODEL.tflite... [--exact VARIANT]...
 
 CLIPS.json names the clips: {"kind": "records", "files": [...]} for TFRecord
 files of clip Examples (the Pusher's test splits) or {"kind": "audio",
 "files": [...]} for audio files (`export-tflite`). The clips are streamed,
-one at a time, through both models. The model passes when its top class
-agrees with the SavedModel's on at least MIN_TOP1_AGREEMENT of the clips and,
-with --exact, every probability is within MAX_PROBABILITY_DIFF. A model that
-does not load, fails on a clip or answers NaN fails with that reason. Prints
-one JSON line: the Check.
+one at a time, through the SavedModel once and every TFLite model. A model
+passes when its top class agrees with the SavedModel's on at least
+MIN_TOP1_AGREEMENT of the clips and, with --exact, every probability is
+within MAX_PROBABILITY_DIFF. A model that does not load, fails on a clip or
+answers NaN fails with that reason. Prints one JSON line: the Checks.
 """
 
 import argparse
 import dataclasses
 import json
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -73,55 +73,79 @@ def waveforms(kind: str, files: Sequence[str]) -> Iterator[np.ndarray]:
         clip_examples.AUDIO].numpy()
 
 
-def _compare(model_runner, serve, clips: Iterator[np.ndarray]) -> dict:
-  """Clips seen, top-1 agreements, largest probability difference and the
-  first failure (None when there is none)."""
-  seen, agreeing, max_diff = 0, 0, 0.0
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+  """A TFLite model to check; `exact`: its probabilities must match too."""
+  variant: str
+  content: bytes
+  exact: bool
+
+
+class _Comparison:
+  """One candidate against the SavedModel, accumulated clip by clip."""
+
+  def __init__(self, candidate: Candidate):
+    self.candidate = candidate
+    self.agreeing = 0
+    self.max_diff = 0.0
+    self.failure = None
+    try:
+      self._runner = runner(candidate.content)
+    except (ValueError, RuntimeError) as error:
+      self.failure = f'does not load in the TFLite interpreter: {error}'
+
+  def add(self, clip: int, waveform: np.ndarray, expected: np.ndarray):
+    if self.failure:
+      return
+    try:
+      got = probabilities(self._runner, waveform)
+    except Exception as error:  # pylint: disable=broad-except
+      self.failure = f'fails on clip {clip}: {error}'
+      return
+    if got.shape != expected.shape or not np.all(np.isfinite(got)):
+      self.failure = (f'answers {got.tolist()} on clip {clip} where the '
+                      f'SavedModel answers {expected.tolist()}')
+      return
+    self.agreeing += int(got.argmax() == expected.argmax())
+    self.max_diff = max(self.max_diff, float(np.max(np.abs(got - expected))))
+
+  def verdict(self, clips: int) -> Check:
+    variant, size = self.candidate.variant, len(self.candidate.content)
+    failure = self.failure or (None if clips else 'no clips to check it on')
+    if failure:
+      return failed(variant, size, failure)
+    agreement = self.agreeing / clips
+    problems = []
+    if agreement < MIN_TOP1_AGREEMENT:
+      problems.append(f'top-1 agrees with the SavedModel on {agreement:.3f} '
+                      f'of {clips} clips (< {MIN_TOP1_AGREEMENT})')
+    if self.candidate.exact and self.max_diff > MAX_PROBABILITY_DIFF:
+      problems.append(f'probabilities differ by up to {self.max_diff:.2g} '
+                      f'(> {MAX_PROBABILITY_DIFF:g})')
+    reason = '; '.join(problems) or (
+        f'top-1 agreement {agreement:.3f} on {clips} clips, largest '
+        f'probability difference {self.max_diff:.2g}')
+    return Check(variant, clips, agreement, self.max_diff, size,
+                 not problems, reason)
+
+
+def check(saved_model_dir: str, candidates: Sequence[Candidate],
+          clips: Iterator[np.ndarray]) -> List[Check]:
+  """Compares each candidate with the SavedModel's serving signature; each
+  clip goes through the SavedModel once, whatever the number of candidates."""
+  serve = tf.saved_model.load(saved_model_dir).signatures[
+      contract.SERVING_SIGNATURE]
+  comparisons = [_Comparison(candidate) for candidate in candidates]
+  seen = 0
   for waveform in clips:
+    if all(c.failure for c in comparisons):
+      break
     seen += 1
     expected = serve(**{contract.AUDIO_INPUT: tf.constant(
         waveform, tf.float32)})['probabilities'].numpy()
-    try:
-      got = probabilities(model_runner, waveform)
-    except Exception as error:  # pylint: disable=broad-except
-      return dict(clips=seen, agreeing=agreeing, max_diff=max_diff,
-                  failure=f'fails on clip {seen}: {error}')
-    if got.shape != expected.shape or not np.all(np.isfinite(got)):
-      return dict(clips=seen, agreeing=agreeing, max_diff=max_diff,
-                  failure=f'answers {got.tolist()} on clip {seen} where the '
-                  f'SavedModel answers {expected.tolist()}')
-    agreeing += int(got.argmax() == expected.argmax())
-    max_diff = max(max_diff, float(np.max(np.abs(got - expected))))
-  return dict(clips=seen, agreeing=agreeing, max_diff=max_diff,
-              failure=None if seen else 'no clips to check it on')
-
-
-def check(variant: str, saved_model_dir: str, model_content: bytes,
-          clips: Iterator[np.ndarray], exact: bool) -> Check:
-  """Compares the TFLite model with the SavedModel's serving signature."""
-  serve = tf.saved_model.load(saved_model_dir).signatures[
-      contract.SERVING_SIGNATURE]
-  try:
-    model_runner = runner(model_content)
-  except (ValueError, RuntimeError) as error:
-    return failed(variant, len(model_content),
-                  f'does not load in the TFLite interpreter: {error}')
-  facts = _compare(model_runner, serve, clips)
-  if facts['failure']:
-    return failed(variant, len(model_content), facts['failure'])
-  agreement = facts['agreeing'] / facts['clips']
-  problems = []
-  if agreement < MIN_TOP1_AGREEMENT:
-    problems.append(f'top-1 agrees with the SavedModel on {agreement:.3f} of '
-                    f"{facts['clips']} clips (< {MIN_TOP1_AGREEMENT})")
-  if exact and facts['max_diff'] > MAX_PROBABILITY_DIFF:
-    problems.append(f"probabilities differ by up to {facts['max_diff']:.2g} "
-                    f'(> {MAX_PROBABILITY_DIFF:g})')
-  reason = '; '.join(problems) or (
-      f"top-1 agreement {agreement:.3f} on {facts['clips']} clips, largest "
-      f"probability difference {facts['max_diff']:.2g}")
-  return Check(variant, facts['clips'], agreement, facts['max_diff'],
-               len(model_content), not problems, reason)
+    for comparison in comparisons:
+      comparison.add(seen, waveform, expected)
+  return [comparison.verdict(seen) for comparison in comparisons]
 
 
 def failed(variant: str, size_bytes: int, reason: str) -> Check:
@@ -130,19 +154,22 @@ def failed(variant: str, size_bytes: int, reason: str) -> Check:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('variant')
   parser.add_argument('saved_model_dir')
-  parser.add_argument('tflite_file')
   parser.add_argument('clips_json')
-  parser.add_argument('--exact', action='store_true')
+  parser.add_argument('models', nargs='+', metavar='VARIANT=MODEL.tflite')
+  parser.add_argument('--exact', action='append', default=[],
+                      metavar='VARIANT')
   args = parser.parse_args(argv)
   with tf.io.gfile.GFile(args.clips_json) as f:
     clips = json.loads(f.read())
-  with tf.io.gfile.GFile(args.tflite_file, 'rb') as f:
-    content = f.read()
-  result = check(args.variant, args.saved_model_dir, content,
-                 waveforms(clips['kind'], clips['files']), args.exact)
-  print(json.dumps(dataclasses.asdict(result)))
+  candidates = []
+  for given in args.models:
+    variant, path = given.split('=', 1)
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      candidates.append(Candidate(variant, f.read(), variant in args.exact))
+  results = check(args.saved_model_dir, candidates,
+                  waveforms(clips['kind'], clips['files']))
+  print(json.dumps([dataclasses.asdict(result) for result in results]))
 
 
 if __name__ == '__main__':

@@ -17,9 +17,10 @@ withheld, with the reason in the checks file.
 
 import dataclasses
 import json
+import logging
 import os
 import tempfile
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -86,32 +87,46 @@ def tflite_probabilities(model_content: bytes,
   return np.stack([tflite_check.probabilities(runner, w) for w in waveforms])
 
 
-def _check_in_child(saved_model_dir: str, variant: str, content: bytes,
-                    clips_json: str, staging_dir: str,
-                    timeout_seconds: float) -> tflite_check.Check:
-  model_path = os.path.join(staging_dir, file_name(variant))
-  _write(model_path, content)
+def _check_in_child(saved_model_dir: str, clips_json: str,
+                    paths: Dict[str, str], timeout_seconds: float
+                   ) -> Tuple[Optional[List[tflite_check.Check]], str]:
   report, failure = child_process.run_json_report(
-      ['-m', 'serving.tflite_check', variant, saved_model_dir, model_path,
-       clips_json] + (['--exact'] if variant == FLOAT else []),
-      timeout_seconds)
+      ['-m', 'serving.tflite_check', saved_model_dir, clips_json] +
+      [f'{variant}={path}' for variant, path in paths.items()] +
+      [f'--exact={FLOAT}'] * (FLOAT in paths), timeout_seconds)
   if report is None:
-    return tflite_check.failed(variant, len(content), failure)
-  return tflite_check.Check(**report)
+    return None, failure
+  return [tflite_check.Check(**check) for check in report], ''
 
 
 def check_variants(saved_model_dir: str, models: Dict[str, bytes],
                    clips_kind: str, clip_files: Sequence[str],
                    timeout_seconds: float = CHECK_TIMEOUT_SECONDS
                   ) -> List[tflite_check.Check]:
-  """Each variant's check, each in a process of its own."""
+  """Each variant's check, all in one process that runs every clip through
+  the SavedModel once; if that process dies, each variant again in a process
+  of its own, so the one that crashes is named and the others still count."""
   with tempfile.TemporaryDirectory() as staging_dir:
     clips_json = os.path.join(staging_dir, 'clips.json')
     _write(clips_json, json.dumps({'kind': clips_kind,
                                    'files': list(clip_files)}))
-    return [_check_in_child(saved_model_dir, variant, content, clips_json,
-                            staging_dir, timeout_seconds)
-            for variant, content in models.items()]
+    paths = {}
+    for variant, content in models.items():
+      paths[variant] = os.path.join(staging_dir, file_name(variant))
+      _write(paths[variant], content)
+    checks, failure = _check_in_child(saved_model_dir, clips_json, paths,
+                                      timeout_seconds)
+    if checks is not None:
+      return checks
+    logging.warning('The TFLite check process died (%s); checking each '
+                    'variant on its own', failure)
+    results = []
+    for variant, path in paths.items():
+      alone, failure = _check_in_child(saved_model_dir, clips_json,
+                                       {variant: path}, timeout_seconds)
+      results += alone or [tflite_check.failed(variant, len(models[variant]),
+                                               failure)]
+    return results
 
 
 def _write(path: str, content: Union[bytes, str]) -> None:

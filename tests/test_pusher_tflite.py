@@ -121,7 +121,8 @@ def _flip_bytes(content: bytes) -> bytes:
 
 @pytest.mark.parametrize('conversion, reasons', [
     # Weights overwritten: the model answers, wrongly. Truncated: TFLite's
-    # interpreter crashes, which kills only the check's own process.
+    # interpreter crashes the shared check process; each variant is then
+    # checked alone, so the float one's figures still come back.
     ('corrupted', {tflite_export.FLOAT: 'top-1 agrees with the SavedModel on',
                    tflite_export.INT8: 'killed by signal 11'}),
     ('failed', {tflite_export.FLOAT: 'conversion failed',

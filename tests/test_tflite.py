@@ -92,9 +92,10 @@ def test_a_variant_that_disagrees_fails_its_check_with_the_figure(
   path = os.path.join(tflite_dir, tflite_export.file_name(tflite_export.FLOAT))
   with open(path, 'rb') as f:
     content = f.read()
-  result = tflite_check.check(
-      tflite_export.FLOAT, version_dir, content,
-      tflite_check.waveforms(tflite_check.AUDIO_FILES, files[:3]), exact=True)
+  (result,) = tflite_check.check(
+      version_dir, [tflite_check.Candidate(tflite_export.FLOAT, content,
+                                           exact=True)],
+      tflite_check.waveforms(tflite_check.AUDIO_FILES, files[:3]))
   assert not result.passed and result.clips == 3
   assert 'probabilities differ by up to' in result.reason
   assert result.top1_agreement == 1.0
