@@ -49,24 +49,13 @@ total_wall_s is the child process's whole life (its creation to its exit,
 as the parent saw it) and total_cpu_s its CPU with its descendants', as
 the kernel accounted them when it exited.
 
-Fits. Per node, seconds per 1,000 clips at each size, and a least-squares
-line through (clips, wall seconds) over the sizes: the intercept is the
-fixed cost, the slope the cost per clip (marginal seconds per 1,000 clips);
-the same through CPU seconds (`cpu_fit`), which a busy machine disturbs
-less than wall seconds. The report names the largest fixed cost (by wall,
-among the nodes and start-up) and checks the targets of issue 18 between
-the smallest and the largest size: every node's peak RSS grows at most
-1.5x, and the total wall grows at most as much as the clips (10x from 2,000
-to 20,000).
+Fits, targets and tables: scale_report.py, from the runs' figures.
 
 --json prints one object: {"runs": [{"clips": N, "total_wall_s": ...,
 "total_cpu_s": ..., "total_peak_rss_mb": ..., "components": {"<node id>":
 {"wall_s": ..., "cpu_s": ..., "peak_rss_mb": ..., "rss_at_start_mb": ...}},
-"phases": {...}, ...}, ...], "per_component": {"<node id>":
-{"s_per_1000_clips": {"<N>": ...}, "fit": {"fixed_s": ...,
-"s_per_1000_clips_marginal": ...}, "cpu_fit": {...}, "peak_rss_ratio": ...,
-"wall_ratio": ...}}, "total_fit": ..., "largest_fixed_cost": ..., "targets": ...,
-"machine": ..., ...}.
+"phases": {...}, ...}, ...], "machine": ..., ...} and scale_report.analyse's
+fields beside "runs".
 
 YAMNet: --yamnet, else ../shared/yamnet-savedmodel when present, else the
 project's stand-in (named in the report). --work DIR keeps the data, the
@@ -86,17 +75,16 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
-import numpy as np
 import psutil
 
 import machine
+import scale_report
 
 FOLDS = 5
 SAMPLE_RATE = 44100
 SAMPLE_INTERVAL_S = 0.1
-PEAK_RSS_RATIO_TARGET = 1.5
 
 
 # ---------------------------------------------------------------- the child
@@ -342,69 +330,6 @@ def write_dataset(root: str, clips: int, classes: int,
   return root, time.time() - start
 
 
-def fit(clips: Sequence[int], seconds: Sequence[float]
-       ) -> Optional[Dict[str, float]]:
-  """Least-squares seconds = fixed + per_clip * clips; None for one size."""
-  if len(set(clips)) < 2:
-    return None
-  slope, intercept = np.polyfit(np.array(clips, float),
-                                np.array(seconds, float), 1)
-  return {'fixed_s': round(float(intercept), 2),
-          's_per_1000_clips_marginal': round(float(slope) * 1000, 3)}
-
-
-def analyse(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
-  """Seconds per 1,000 clips, fits, ratios and the targets."""
-  sizes = [run['clips'] for run in runs]
-  small, large = runs[0], runs[-1]
-  names = [n for n in large['components'] if all(
-      n in run['components'] for run in runs)]
-  per_component = {}
-  for name in names:
-    walls = [run['components'][name]['wall_s'] for run in runs]
-    facts: Dict[str, Any] = {
-        's_per_1000_clips': {str(n): round(w / n * 1000, 3)
-                             for n, w in zip(sizes, walls)},
-        'fit': fit(sizes, walls),
-        # CPU seconds are what a busy machine disturbs least.
-        'cpu_fit': fit(sizes, [run['components'][name]['cpu_s']
-                               for run in runs])}
-    if len(runs) > 1:
-      facts['peak_rss_ratio'] = round(
-          large['components'][name]['peak_rss_mb'] /
-          small['components'][name]['peak_rss_mb'], 3)
-      facts['wall_ratio'] = round(
-          walls[-1] / walls[0], 3) if walls[0] > 0 else None
-    per_component[name] = facts
-  analysis: Dict[str, Any] = {'per_component': per_component}
-  total_fit = fit(sizes, [run['total_wall_s'] for run in runs])
-  analysis['total_fit'] = total_fit
-  fits = {name: facts['fit']['fixed_s'] for name, facts in
-          per_component.items() if facts['fit']}
-  if total_fit:
-    startup = fit(sizes, [run['phases']['start-up']['wall_s']
-                          for run in runs])
-    fits['(start-up)'] = startup['fixed_s']
-    largest = max(fits, key=fits.get)
-    analysis['largest_fixed_cost'] = {'component': largest,
-                                      'fixed_s': fits[largest]}
-  if len(runs) > 1:
-    clips_ratio = large['clips'] / small['clips']
-    rss_over = {name: facts['peak_rss_ratio'] for name, facts in
-                per_component.items()
-                if facts['peak_rss_ratio'] > PEAK_RSS_RATIO_TARGET}
-    wall_ratio = large['total_wall_s'] / small['total_wall_s']
-    analysis['targets'] = {
-        'sizes': [small['clips'], large['clips']],
-        'peak_rss_ratio_max': PEAK_RSS_RATIO_TARGET,
-        'peak_rss_met': not rss_over, 'peak_rss_over': rss_over,
-        'total_wall_ratio': round(wall_ratio, 3),
-        'total_wall_ratio_max': round(clips_ratio, 3),
-        'total_wall_met': wall_ratio <= clips_ratio,
-    }
-  return analysis
-
-
 def run(work: str, sizes: Sequence[int], classes: int, clip_seconds: float,
         yamnet: str, epochs: int) -> Dict[str, Any]:
   load_at_start = os.getloadavg()[0]
@@ -436,94 +361,7 @@ def run(work: str, sizes: Sequence[int], classes: int, clip_seconds: float,
   return {'machine': description, 'yamnet': yamnet, 'classes': classes,
           'folds': FOLDS, 'clip_seconds': clip_seconds,
           'sample_rate': SAMPLE_RATE, 'epochs': epochs or 'default',
-          'runs': runs, **analyse(runs)}
-
-
-def _mb(x: float) -> str:
-  return f'{x:,.0f}'
-
-
-def format_report(report: Dict[str, Any]) -> str:
-  runs = report['runs']
-  sizes = [r['clips'] for r in runs]
-  lines = [machine.format_machine(report['machine']),
-           f"YAMNet: {report['yamnet']}; {report['classes']} classes x "
-           f"{report['folds']} folds, {report['clip_seconds']:g} s clips at "
-           f"{report['sample_rate']} Hz; Trainer epochs: {report['epochs']}; "
-           'cold runs of '
-           + ', '.join(f'{n:,}' for n in sizes) + ' clips']
-  for r in runs:
-    lines.append(
-        f"  {r['clips']:,} clips: load average before "
-        f"{r['load_average_before'][0]:.2f}, after "
-        f"{r['load_average_after'][0]:.2f}; {r['clips_embedded']} embedded; "
-        f"blessed: {r['blessed']}")
-  head = (['component'] + [f'wall s {n:,}' for n in sizes] +
-          [f'CPU s {n:,}' for n in sizes] + [f'peak MB {n:,}' for n in sizes])
-  head += [f'added MB {sizes[-1]:,}']
-  if len(runs) > 1:
-    head += ['RSS ratio', 'wall ratio']
-  head += [f's/1k clips {n:,}' for n in sizes]
-  if len(runs) > 1:
-    head += ['fixed s', 'marginal s/1k', 'fixed CPU s']
-  lines += ['', '| ' + ' | '.join(head) + ' |',
-            '|' + '---|' * len(head)]
-  per = report['per_component']
-  for name, facts in per.items():
-    figs = [r['components'][name] for r in runs]
-    row = ([name] + [f"{f['wall_s']:.1f}" for f in figs] +
-           [f"{f['cpu_s']:.1f}" for f in figs] +
-           [_mb(f['peak_rss_mb']) for f in figs] +
-           [_mb(figs[-1]['peak_rss_mb'] - figs[-1]['rss_at_start_mb'])])
-    if len(runs) > 1:
-      wall_ratio = facts['wall_ratio']
-      row += [f"{facts['peak_rss_ratio']:.2f}",
-              '-' if wall_ratio is None else f'{wall_ratio:.1f}']
-    row += [f'{v:.2f}' for v in facts['s_per_1000_clips'].values()]
-    if facts['fit']:
-      row += [f"{facts['fit']['fixed_s']:.1f}",
-              f"{facts['fit']['s_per_1000_clips_marginal']:.2f}",
-              f"{facts['cpu_fit']['fixed_s']:.1f}"]
-    lines.append('| ' + ' | '.join(row) + ' |')
-  for phase in runs[0]['phases']:
-    figs = [r['phases'][phase] for r in runs]
-    row = ([f'({phase})'] + [f"{f['wall_s']:.1f}" for f in figs] +
-           [f"{f['cpu_s']:.1f}" for f in figs] +
-           [_mb(f['peak_rss_mb']) for f in figs] + [''])
-    lines.append('| ' + ' | '.join(row) + ' |')
-  row = (['**whole run**'] + [f"{r['total_wall_s']:.1f}" for r in runs] +
-         [f"{r['total_cpu_s']:.1f}" for r in runs] +
-         [_mb(r['total_peak_rss_mb']) for r in runs] + [''])
-  if len(runs) > 1:
-    row += [f"{runs[-1]['total_peak_rss_mb'] / runs[0]['total_peak_rss_mb']:.2f}",
-            f"{report['targets']['total_wall_ratio']:.1f}"]
-  row += [f"{r['total_wall_s'] / r['clips'] * 1000:.2f}" for r in runs]
-  if report.get('total_fit'):
-    row += [f"{report['total_fit']['fixed_s']:.1f}",
-            f"{report['total_fit']['s_per_1000_clips_marginal']:.2f}"]
-  lines.append('| ' + ' | '.join(row) + ' |')
-  if 'targets' in report:
-    t = report['targets']
-    small, large = (f'{n:,}' for n in t['sizes'])
-    over = ', '.join(f'{n} {v:.2f}x' for n, v in t['peak_rss_over'].items())
-    worst = max(per, key=lambda n: per[n]['peak_rss_ratio'])
-    lines += [
-        '',
-        f"Target: every component's peak RSS at {large} <= "
-        f"{t['peak_rss_ratio_max']}x at {small}: "
-        + ('met' if t['peak_rss_met'] else f'NOT met ({over})')
-        + f" (largest ratio: {worst} {per[worst]['peak_rss_ratio']:.2f}x)",
-        f"Target: total wall at {large} <= {t['total_wall_ratio_max']:g}x "
-        f"at {small}: " + ('met' if t['total_wall_met'] else 'NOT met')
-        + f" ({t['total_wall_ratio']:.2f}x: "
-        f"{runs[-1]['total_wall_s']:.1f} s against "
-        f"{runs[0]['total_wall_s']:.1f} s)"]
-  if 'largest_fixed_cost' in report:
-    largest = report['largest_fixed_cost']
-    lines.append(f"Largest fixed cost: {largest['component']} "
-                 f"({largest['fixed_s']:.1f} s at no clips, by the line "
-                 'through the sizes)')
-  return '\n'.join(lines)
+          'runs': runs, **scale_report.analyse(runs)}
 
 
 def _sizes(text: str) -> List[int]:
@@ -575,7 +413,8 @@ def main(argv=None) -> None:
     report = run(work, args.clips, args.classes, args.clip_seconds, yamnet,
                  args.epochs)
     report['yamnet'] = yamnet_name
-  print(json.dumps(report, indent=2) if args.json else format_report(report))
+  print(json.dumps(report, indent=2) if args.json else
+        scale_report.format_report(report))
 
 
 if __name__ == '__main__':
