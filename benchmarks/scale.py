@@ -13,9 +13,9 @@ N / (classes x 5) clips per class and fold, every clip --clip-seconds long
 issue's "10 and 100 per class and fold" would need four folds; five keep
 ESC-50's layout and the pipeline's default folds: train 1-3, eval 4, test
 5.) N must be a multiple of classes x 5. Clips are 1 s rather than ESC-50's
-5 s (two YAMNet patches each instead of ten) so that the 20,000-clip cold
-run takes about a quarter of an hour on 2 cores with the real YAMNet: a
-2,000-clip run took 139 s here, most of it fixed.
+5 s (two YAMNet patches each instead of ten) so that a 20,000-clip cold
+run fits in a working session on a small machine with the real YAMNet
+(docs/performance.md has the times).
 
 Runs. Each size runs the whole pipeline (pipeline.local_runner.run_local,
 LocalDagRunner, `--classes all`, every other setting at its default, the
