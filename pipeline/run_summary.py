@@ -214,8 +214,8 @@ def _push(run: mlmd_runs.Run) -> Dict[str, Any]:
     facts['pushed'] = bool(mlmd_runs.int_property(pushed, properties.PUSHED))
     facts['pushed_path'] = mlmd_runs.string_property(
         pushed, properties.PUSHED_DESTINATION)
-    facts['tflite'] = [tflite_check.Check(**check) for check in json.loads(
-        mlmd_runs.string_property(pushed, properties.TFLITE) or '[]')]
+    facts['tflite'] = tflite_check.parse_checks(json.loads(
+        mlmd_runs.string_property(pushed, properties.TFLITE) or '[]'))
   return facts
 
 

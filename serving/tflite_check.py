@@ -152,6 +152,18 @@ def failed(variant: str, size_bytes: int, reason: str) -> Check:
   return Check(variant, 0, 0.0, 0.0, size_bytes, False, reason)
 
 
+def checks_json(checks: Sequence[Check], indent: Optional[int] = None
+               ) -> str:
+  """Checks as JSON: how the check process reports them and how the pushed
+  version (checks.json) and the PushedModel record them."""
+  return json.dumps([dataclasses.asdict(c) for c in checks], indent=indent)
+
+
+def parse_checks(facts: Sequence[dict]) -> List[Check]:
+  """The Checks of checks_json's list, once parsed."""
+  return [Check(**f) for f in facts]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('saved_model_dir')
@@ -169,7 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
       candidates.append(Candidate(variant, f.read(), variant in args.exact))
   results = check(args.saved_model_dir, candidates,
                   waveforms(clips['kind'], clips['files']))
-  print(json.dumps([dataclasses.asdict(result) for result in results]))
+  print(checks_json(results))
 
 
 if __name__ == '__main__':

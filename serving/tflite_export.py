@@ -15,7 +15,6 @@ top class). A conversion that fails or a model that fails its check is
 withheld, with the reason in the checks file.
 """
 
-import dataclasses
 import json
 import logging
 import os
@@ -74,10 +73,15 @@ def _convert_variant(module: _WholeWaveformClassifier, variant: str) -> bytes:
   return converter.convert()
 
 
+def convert_loaded(exported) -> Dict[str, bytes]:
+  """{variant: TFLite flatbuffer} of a loaded exported classifier."""
+  module = _WholeWaveformClassifier(exported)
+  return {variant: _convert_variant(module, variant) for variant in VARIANTS}
+
+
 def convert(saved_model_dir: str) -> Dict[str, bytes]:
   """{variant: TFLite flatbuffer} of an exported classifier."""
-  module = _WholeWaveformClassifier(tf.saved_model.load(saved_model_dir))
-  return {variant: _convert_variant(module, variant) for variant in VARIANTS}
+  return convert_loaded(tf.saved_model.load(saved_model_dir))
 
 
 def tflite_probabilities(model_content: bytes,
@@ -96,7 +100,7 @@ def _check_in_child(saved_model_dir: str, clips_json: str,
       [f'--exact={FLOAT}'] * (FLOAT in paths), timeout_seconds)
   if report is None:
     return None, failure
-  return [tflite_check.Check(**check) for check in report], ''
+  return tflite_check.parse_checks(report), ''
 
 
 def check_variants(saved_model_dir: str, models: Dict[str, bytes],
@@ -141,7 +145,8 @@ def export_tflite(saved_model_dir: str, out_dir: str, clips_kind: str,
   writes to out_dir the variants that pass, labels.txt (the class names in
   index order) and CHECKS_FILE (every variant's check, passed or not)."""
   try:
-    models = convert(saved_model_dir)
+    exported = tf.saved_model.load(saved_model_dir)
+    models = convert_loaded(exported)
   except Exception as error:  # pylint: disable=broad-except
     # TF's converter failing withholds the TFLite files, nothing else.
     models = {}
@@ -150,13 +155,13 @@ def export_tflite(saved_model_dir: str, out_dir: str, clips_kind: str,
   else:
     checks = check_variants(saved_model_dir, models, clips_kind, clip_files)
   tf.io.gfile.makedirs(out_dir)
-  _write(os.path.join(out_dir, CHECKS_FILE), json.dumps(
-      [dataclasses.asdict(c) for c in checks], indent=2))
+  _write(os.path.join(out_dir, CHECKS_FILE),
+         tflite_check.checks_json(checks, indent=2))
   passed = [c.variant for c in checks if c.passed]
   if passed:
-    names = tf.saved_model.load(saved_model_dir).class_names.numpy()
     _write(os.path.join(out_dir, contract.LABELS_ASSET),
-           ''.join(f'{name.decode()}\n' for name in names))
+           ''.join(f'{name.decode()}\n'
+                   for name in exported.class_names.numpy()))
   for variant in passed:
     _write(os.path.join(out_dir, file_name(variant)), models[variant])
   return checks
@@ -169,7 +174,7 @@ def read_checks(tflite_dir: str) -> List[tflite_check.Check]:
   if not tf.io.gfile.exists(path):
     return []
   with tf.io.gfile.GFile(path) as f:
-    return [tflite_check.Check(**facts) for facts in json.loads(f.read())]
+    return tflite_check.parse_checks(json.loads(f.read()))
 
 
 def predict_files(tflite_path: str, paths: Sequence[str]
@@ -182,11 +187,11 @@ def predict_files(tflite_path: str, paths: Sequence[str]
   with tf.io.gfile.GFile(labels_path) as f:
     names = [line.rstrip('\n') for line in f if line.strip()]
   with tf.io.gfile.GFile(tflite_path, 'rb') as f:
-    content = f.read()
+    runner = tflite_check.runner(f.read())
   results = []
   for path in paths:
-    (probabilities,) = tflite_probabilities(content,
-                                            [audio.read_waveform(path)])
+    probabilities = tflite_check.probabilities(runner,
+                                               audio.read_waveform(path))
     index = int(np.argmax(probabilities))
     results.append({'file': path, **contract.prediction({
         'class_names': names, 'probabilities': probabilities,

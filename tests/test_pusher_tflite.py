@@ -131,16 +131,16 @@ def _flip_bytes(content: bytes) -> bytes:
 def test_broken_conversion_withholds_the_tflite_files_not_the_model(
     trained, tmp_path, monkeypatch, conversion, reasons):
   model, examples, _ = trained
-  real_convert = tflite_export.convert
+  real_convert = tflite_export.convert_loaded
 
-  def broken_convert(saved_model_dir):
+  def broken_convert(exported):
     if conversion == 'failed':
       raise RuntimeError('converter crashed')
-    models = real_convert(saved_model_dir)
+    models = real_convert(exported)
     return {tflite_export.FLOAT: _flip_bytes(models[tflite_export.FLOAT]),
             tflite_export.INT8: models[tflite_export.INT8][:1000]}
 
-  monkeypatch.setattr(tflite_export, 'convert', broken_convert)
+  monkeypatch.setattr(tflite_export, 'convert_loaded', broken_convert)
   pushed, tflite_dir = _push(model, examples, tmp_path)
   assert pushed.get_int_custom_property(properties.PUSHED) == 1
   version_dir = os.path.dirname(os.path.dirname(tflite_dir))

@@ -21,7 +21,6 @@ that fails its check is withheld (the reason is on the PushedModel as
 `tflite`); the SavedModel is pushed all the same, as its own gates decided.
 """
 
-import dataclasses
 import json
 import os
 import time
@@ -112,8 +111,8 @@ def publish_version(model_dir: str, base_dir: str, version: int) -> str:
 
 def _record_tflite(model_push: types.Artifact,
                    checks: List[tflite_check.Check]) -> None:
-  model_push.set_string_custom_property(properties.TFLITE, json.dumps(
-      [dataclasses.asdict(c) for c in checks]))
+  model_push.set_string_custom_property(properties.TFLITE,
+                                        tflite_check.checks_json(checks))
   for c in checks:
     (logging.info if c.passed else logging.warning)(
         'TFLite %s model %s: %s', c.variant,
