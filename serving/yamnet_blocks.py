@@ -85,17 +85,6 @@ def map_patches(yamnet, num_samples: tf.Tensor, read: Reader,
   return tuple(array.concat() for array in kept)
 
 
-def yamnet_in_blocks(yamnet, waveform: tf.Tensor
-                    ) -> Tuple[tf.Tensor, tf.Tensor]:
-  """(scores [P, 521], embeddings [P, 1024]) of a 16 kHz waveform, as
-  `yamnet(waveform)` gives them, holding one block's activations at a time."""
-  return map_patches(
-      yamnet, tf.size(waveform), slice_reader(waveform),
-      lambda scores, embeddings: (scores, embeddings),
-      (tf.TensorSpec([None, spec.NUM_CLASSES], tf.float32),
-       tf.TensorSpec([None, spec.EMBEDDING_SIZE], tf.float32)))
-
-
 def patch_times(count: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   """(start, end) in seconds of the first `count` patches."""
   hop_s = spec.PATCH_HOP_SAMPLES / spec.SAMPLE_RATE

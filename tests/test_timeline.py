@@ -40,6 +40,16 @@ def _noise(num_samples, seed=0):
       np.float32)
 
 
+def _yamnet_in_blocks(yamnet, waveform):
+  """(scores, embeddings) of every patch, computed block by block as the
+  served model computes them."""
+  return yamnet_blocks.map_patches(
+      yamnet, tf.size(waveform), yamnet_blocks.slice_reader(waveform),
+      lambda scores, embeddings: (scores, embeddings),
+      (tf.TensorSpec([None, spec.NUM_CLASSES], tf.float32),
+       tf.TensorSpec([None, spec.EMBEDDING_SIZE], tf.float32)))
+
+
 @pytest.mark.parametrize('num_samples', [
     100,  # shorter than a patch
     spec.PATCH_SAMPLES,
@@ -52,7 +62,7 @@ def test_blocks_give_what_yamnet_gives_on_the_whole_waveform(yamnet,
   waveform = tf.constant(_noise(num_samples, seed=num_samples))
   scores, embeddings, _ = yamnet(waveform)
   block_scores, block_embeddings = tf.function(
-      lambda w: yamnet_blocks.yamnet_in_blocks(yamnet, w))(waveform)
+      lambda w: _yamnet_in_blocks(yamnet, w))(waveform)
   assert block_embeddings.shape == embeddings.shape
   assert int(yamnet_blocks.num_patches(num_samples)) == embeddings.shape[0]
   np.testing.assert_allclose(block_embeddings, embeddings, atol=1e-4)
