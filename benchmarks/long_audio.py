@@ -74,17 +74,6 @@ def _peak_rss_during(call) -> Tuple[float, float, float]:
   return seconds, before / 2**20, max(peak, process.memory_info().rss) / 2**20
 
 
-def _process_peak_mb() -> float:
-  """This process's RSS high-water mark, exact where sampling could miss a
-  short spike. From /proc (VmHWM): getrusage's ru_maxrss would carry over
-  the parent's peak through fork and exec."""
-  with open('/proc/self/status', encoding='utf-8') as f:
-    for line in f:
-      if line.startswith('VmHWM:'):
-        return int(line.split()[1]) / 1024
-  raise RuntimeError('no VmHWM in /proc/self/status')
-
-
 def _num_samples(minutes: float) -> int:
   return int(minutes * 60 * _SAMPLE_RATE)
 
@@ -130,7 +119,7 @@ def child(mode: str, model_dir: str, yamnet_handle: str, minutes: float,
   seconds, loaded_mb, call_peak_mb = _peak_rss_during(call)
   return {'seconds': seconds, 'rss_loaded_mb': loaded_mb,
           'call_adds_mb': call_peak_mb - loaded_mb,
-          'rss_peak_mb': max(_process_peak_mb(), call_peak_mb)}
+          'rss_peak_mb': max(machine.process_status_mb('VmHWM'), call_peak_mb)}
 
 
 def _export(work: str, yamnet_handle: str) -> str:

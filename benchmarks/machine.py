@@ -66,14 +66,32 @@ def format_machine(info: Dict[str, Any]) -> str:
           f"{info['load_average_1m']:.2f}")
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def tree_rss(process: psutil.Process) -> int:
+  """RSS (bytes) of the process and its live descendants; 0 for any that
+  has exited meanwhile."""
+  try:
+    processes = [process] + process.children(recursive=True)
+  except psutil.Error:
+    processes = [process]
   total = 0
-  for p in [process] + process.children(recursive=True):
+  for p in processes:
     try:
       total += p.memory_info().rss
     except psutil.Error:
       pass
   return total
+
+
+def process_status_mb(field: str) -> float:
+  """A size field of /proc/self/status (VmRSS, VmHWM, ...) in MB. VmHWM is
+  the exact RSS high-water mark, where sampling could miss a short spike;
+  getrusage's ru_maxrss would carry the parent's peak over through fork and
+  exec."""
+  with open('/proc/self/status', encoding='ascii') as f:
+    for line in f:
+      if line.startswith(field + ':'):
+        return int(line.split()[1]) / 1024
+  raise RuntimeError(f'no {field} in /proc/self/status')
 
 
 def run_child(args: List[str], timeout_s: float = 3600
@@ -95,7 +113,7 @@ def run_child(args: List[str], timeout_s: float = 3600
     nonlocal peak
     while not done.is_set():
       try:
-        peak = max(peak, _tree_rss(process))
+        peak = max(peak, tree_rss(process))
       except psutil.Error:
         pass
       time.sleep(0.05)

@@ -118,24 +118,13 @@ def _reset_peak_rss() -> bool:
     return False
 
 
-def _status_mb(field: str) -> float:
-  try:
-    with open('/proc/self/status', encoding='ascii') as f:
-      for line in f:
-        if line.startswith(field + ':'):
-          return int(line.split()[1]) / 1024
-  except OSError:
-    pass
-  return 0.0
-
-
 def _peak_rss_mb() -> float:
   """This process's RSS high-water mark since start or its last reset."""
-  return _status_mb('VmHWM')
+  return machine.process_status_mb('VmHWM')
 
 
 def _rss_mb() -> float:
-  return _status_mb('VmRSS')
+  return machine.process_status_mb('VmRSS')
 
 
 def _record_nodes(records: List[Dict[str, Any]]) -> None:
@@ -192,22 +181,6 @@ def child_run(data_root: str, output: str, yamnet: str,
 # --------------------------------------------------------------- the parent
 
 
-def _tree_rss(process: psutil.Process) -> float:
-  """RSS (bytes) of the process and its descendants."""
-  rss = 0.0
-  try:
-    rss += process.memory_info().rss
-    descendants = process.children(recursive=True)
-  except psutil.Error:
-    return rss
-  for p in descendants:
-    try:
-      rss += p.memory_info().rss
-    except psutil.Error:
-      pass
-  return rss
-
-
 def run_sampled(args: List[str], log_path: str) -> Dict[str, Any]:
   """Runs `python args...`, stderr to log_path; returns its stdout, its
   start and exit (epoch s), its CPU seconds with its descendants' (from the
@@ -228,7 +201,7 @@ def run_sampled(args: List[str], log_path: str) -> Dict[str, Any]:
 
   def sample():
     while not done.is_set():
-      samples.append((time.time(), _tree_rss(process)))
+      samples.append((time.time(), machine.tree_rss(process)))
       done.wait(SAMPLE_INTERVAL_S)
 
   sampler = threading.Thread(target=sample, daemon=True)
