@@ -33,6 +33,7 @@ def _size_bytes(path: str) -> int:
 def measure(seconds, calls: int, yamnet_handle: str) -> Dict[str, Any]:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from serving import classifier_module  # pylint: disable=g-import-not-at-top
+  from serving import tflite_check  # pylint: disable=g-import-not-at-top
   from serving import tflite_export  # pylint: disable=g-import-not-at-top
   from yamnet import loader  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
@@ -46,8 +47,7 @@ def measure(seconds, calls: int, yamnet_handle: str) -> Dict[str, Any]:
     sizes.update({f'tflite_{v}': len(content)
                   for v, content in models.items()})
     serve = tf.saved_model.load(saved_model_dir).signatures['serving_default']
-    runners = {f'tflite_{v}': tf.lite.Interpreter(
-        model_content=content).get_signature_runner()
+    runners = {f'tflite_{v}': tflite_check.runner(content)
                for v, content in models.items()}
     latency = {}
     for length in seconds:
@@ -88,8 +88,8 @@ def main() -> int:
   parser.add_argument('--yamnet', default=str(machine.SHARED_YAMNET))
   args = parser.parse_args()
   return machine.print_yamnet_report(
-      args.yamnet, args.json, lambda: measure(args.seconds, args.calls, args.yamnet),
-      format_report)
+      args.yamnet, args.json,
+      lambda: measure(args.seconds, args.calls, args.yamnet), format_report)
 
 
 if __name__ == '__main__':

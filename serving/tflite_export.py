@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -85,8 +85,9 @@ def convert(saved_model_dir: str) -> Dict[str, bytes]:
 
 
 def tflite_probabilities(model_content: bytes,
-                         waveforms: Sequence[np.ndarray]) -> np.ndarray:
-  """[clips, classes] probabilities of a TFLite classifier."""
+                         waveforms: Iterable[np.ndarray]) -> np.ndarray:
+  """[clips, classes] probabilities of a TFLite classifier, through one
+  interpreter; the waveforms may be streamed."""
   runner = tflite_check.runner(model_content)
   return np.stack([tflite_check.probabilities(runner, w) for w in waveforms])
 
@@ -187,11 +188,10 @@ def predict_files(tflite_path: str, paths: Sequence[str]
   with tf.io.gfile.GFile(labels_path) as f:
     names = [line.rstrip('\n') for line in f if line.strip()]
   with tf.io.gfile.GFile(tflite_path, 'rb') as f:
-    runner = tflite_check.runner(f.read())
+    content = f.read()
   results = []
-  for path in paths:
-    probabilities = tflite_check.probabilities(runner,
-                                               audio.read_waveform(path))
+  for path, probabilities in zip(paths, tflite_probabilities(
+      content, (audio.read_waveform(path) for path in paths))):
     index = int(np.argmax(probabilities))
     results.append({'file': path, **contract.prediction({
         'class_names': names, 'probabilities': probabilities,
