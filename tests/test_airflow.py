@@ -83,6 +83,8 @@ def airflow(tmp_path_factory):
       'YAMNET_HANDLE': yamnet,
       'YAMNET_CLASSES': 'dog,cat',
       'YAMNET_OUTPUT_DIR': str(output),
+      # No test here reads the on-device models (tests/test_pusher_tflite.py).
+      'YAMNET_EXPORT_TFLITE': 'false',
       'TF_CPP_MIN_LOG_LEVEL': '2',
   })
   result = {'output': output, 'logs': {}, 'codes': {}}

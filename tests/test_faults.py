@@ -57,12 +57,12 @@ def test_killed_run_reruns_to_the_uninterrupted_result(tmp_path):
       output, CLASSES, CLIPS_PER_CLASS_PER_FOLD, seed=0)
   config = configs.PipelineConfig(
       data_root=data_root, yamnet_handle=yamnet, classes=CLASSES,
-      output_dir=output,
+      output_dir=output, export_tflite=False,
       hyperparameters=hyperparameters.Hyperparameters(epochs=5))
   process = subprocess.Popen(
       [sys.executable, '-m', 'pipeline.cli', 'demo', '--output', output,
        '--clips-per-class-per-fold', str(CLIPS_PER_CLASS_PER_FOLD),
-       '--epochs', '5'],
+       '--epochs', '5', '--no-tflite'],
       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
       start_new_session=True)
   deadline = time.time() + 300

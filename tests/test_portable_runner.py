@@ -46,7 +46,8 @@ def portable_run(demo_run, tmp_path_factory):
   with portable_runner.local_services(logs) as beam_args:
     config = dataclasses.replace(
         direct_config, data_root=data_root, yamnet_handle=yamnet_dir,
-        output_dir=output, beam_pipeline_args=tuple(beam_args))
+        output_dir=output, beam_pipeline_args=tuple(beam_args),
+        export_tflite=False)
     summary = local_runner.run_local(config)
   return config, summary, logs
 

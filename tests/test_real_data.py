@@ -86,7 +86,8 @@ def real_span_runs(tmp_path_factory):
 
   config = configs.PipelineConfig(
       data_root=str(root / 'week-{SPAN}'), yamnet_handle=str(SHARED_YAMNET),
-      classes=['all'], output_dir=str(tmp_path_factory.mktemp('real_spans')))
+      classes=['all'], output_dir=str(tmp_path_factory.mktemp('real_spans')),
+      export_tflite=False)
   add_span(1)
   first = local_runner.run_local(config)
   add_span(2)
