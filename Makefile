@@ -7,6 +7,9 @@ ESC50_ROOT ?= $(OUTPUT)/esc50/ESC-50-master
 YAMNET_HANDLE ?= https://tfhub.dev/google/yamnet/1
 CLASSES ?= dog,cat
 PYTEST_ARGS ?=
+# pytest-xdist workers; each module (and every user of the shared demo run)
+# stays on one worker, tests/conftest.py. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: setup run demo portable-demo test lock clean
 
@@ -33,7 +36,7 @@ portable-demo: setup
 	  --summary-json $(OUTPUT)/portable-demo/summary.json
 
 test: setup
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Re-pin every dependency (needs network); commit requirements.lock after.
 lock: setup

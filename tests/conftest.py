@@ -1,7 +1,9 @@
 """Shared fixtures: paths, the real data in ../shared, and session-wide runs.
 
 Pipeline runs take minutes, so each distinct run happens once per session and
-every test that needs it reads its outputs.
+every test that needs it reads its outputs. `make test` spreads the tests over
+pytest-xdist workers in groups (pytest_collection_modifyitems below), so that
+no run is made twice.
 """
 
 import os
@@ -18,6 +20,22 @@ SHARED_YAMNET = SHARED / 'yamnet-savedmodel'
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 warnings.filterwarnings('ignore', category=FutureWarning,
                         module='google.api_core')
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items) -> None:
+  """Puts each test module in one xdist group, so its module-scoped runs are
+  made by one worker; every module using the session's `demo_run` joins one
+  group, so that run is made once. A test may name its own group instead
+  (tests/test_benchmarks.py, whose scripts each run their own pipelines)."""
+  demo_run_modules = {item.module.__name__ for item in items
+                      if 'demo_run' in item.fixturenames}
+  for item in items:
+    if item.get_closest_marker('xdist_group'):
+      continue
+    module = item.module.__name__
+    item.add_marker(pytest.mark.xdist_group(
+        'demo_run' if module in demo_run_modules else module))
 
 
 def require_shared() -> None:

@@ -5,7 +5,8 @@ the spans script runs on the stand-in YAMNet. Each script runs once on its
 smallest settings, as docs/performance.md invokes it. The figures themselves
 are not asserted (timings belong in benchmark output, not in tests); what is
 asserted is that every figure the performance issue asks for is produced,
-and that the work behind it was complete.
+and that the work behind it was complete. Each script is its own xdist group
+(tests/conftest.py), so `make test`'s workers run them side by side.
 """
 
 import json
@@ -40,6 +41,7 @@ def end_to_end_report():
   return _run_json('end_to_end.py')
 
 
+@pytest.mark.xdist_group('benchmark_embedding')
 def test_embedding_benchmark_gives_the_tracked_figures(embedding_report):
   report = embedding_report
   for key in ('raw_patches_per_s', 'tutorial_patches_per_s',
@@ -58,6 +60,7 @@ def test_embedding_benchmark_gives_the_tracked_figures(embedding_report):
       rounds[0]['ratio'])
 
 
+@pytest.mark.xdist_group('benchmark_embedding')
 def test_embedding_benchmark_embeds_every_clip(embedding_report):
   datasets = embedding_report['datasets']
   assert set(datasets) == {'esc50-mini', f'synthetic-{_CLIPS}',
@@ -73,6 +76,7 @@ def test_embedding_benchmark_embeds_every_clip(embedding_report):
       'recipe']['clips']
 
 
+@pytest.mark.xdist_group('benchmark_end_to_end')
 def test_end_to_end_benchmark_times_a_cold_and_a_cached_run(
     end_to_end_report):
   runs = end_to_end_report['pipeline']['runs']
@@ -93,6 +97,7 @@ def test_end_to_end_benchmark_times_a_cold_and_a_cached_run(
   assert runs['cold']['wall_seconds'] > 0 and runs['cached']['wall_seconds'] > 0
 
 
+@pytest.mark.xdist_group('benchmark_end_to_end')
 def test_end_to_end_benchmark_compares_serving_latency(end_to_end_report):
   latency = end_to_end_report['latency']
   assert latency['samples'] == 80000
@@ -104,6 +109,7 @@ def test_end_to_end_benchmark_compares_serving_latency(end_to_end_report):
                                                   'python call'}
 
 
+@pytest.mark.xdist_group('benchmark_spans')
 def test_spans_benchmark_times_the_run_that_adds_a_span(tmp_path):
   """The smallest growing dataset, with the stand-in YAMNet (no ../shared)."""
   from yamnet import standin  # pylint: disable=g-import-not-at-top
@@ -124,6 +130,7 @@ def test_spans_benchmark_times_the_run_that_adds_a_span(tmp_path):
   assert report['ratio_incremental_to_cold'] > 0
 
 
+@pytest.mark.xdist_group('benchmark_long_audio')
 def test_long_audio_benchmark_reports_memory_for_each_way_in(tmp_path):
   """Two short lengths with the stand-in YAMNet (no ../shared)."""
   from yamnet import standin  # pylint: disable=g-import-not-at-top
@@ -147,6 +154,7 @@ def test_long_audio_benchmark_reports_memory_for_each_way_in(tmp_path):
       'serving_default', 'serving_timeline', 'serving_wav'}
 
 
+@pytest.mark.xdist_group('benchmark_on_device')
 def test_on_device_benchmark_compares_latency_and_size(tmp_path):
   """The stand-in YAMNet (no ../shared), one length, few calls."""
   from yamnet import standin  # pylint: disable=g-import-not-at-top
@@ -169,6 +177,7 @@ def test_on_device_benchmark_compares_latency_and_size(tmp_path):
         'p50_ms']
 
 
+@pytest.mark.xdist_group('benchmark_scale')
 def test_scale_benchmark_gives_every_figure_per_component(standin_yamnet):
   """Two tiny sizes (2 classes, 1 and 2 clips per class and fold, 2
   epochs) with the stand-in YAMNet (no ../shared): two cold pipeline runs."""
