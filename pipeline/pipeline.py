@@ -165,6 +165,12 @@ def _training(config: configs.PipelineConfig, embedding_gen, validation_gate):
       splits_config=transform_pb2.SplitsConfig(
           analyze=train_splits,
           transform=train_splits + eval_splits + test_splits),
+      # The embeddings' statistics are computed and validated before
+      # Transform (embedding_statistics, the ValidationGate); with Transform's
+      # own pre- and post-transform statistics on, its analysis would read
+      # every embedding instead of the labels alone, and it would make two
+      # more passes of TFDV over the data that nothing reads.
+      disable_statistics=True,
   ).with_id(nodes.TRANSFORM)
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,

@@ -18,6 +18,9 @@ from yamnet import standin
 from data import audio
 from data import synthetic
 from pipeline import local_runner
+from pipeline import mlmd_runs
+from pipeline import nodes
+from pipeline import pipeline as pipeline_def
 from serving import contract
 from serving import tflite_export
 
@@ -177,3 +180,18 @@ def test_another_yamnet_invalidates_cached_embeddings(runs):
   assert other['YamnetEmbeddingGen']['status'] == 'complete'
   assert runs['other']['yamnet']['fingerprint'] != runs['first']['yamnet'][
       'fingerprint']
+
+
+def test_transform_computes_no_statistics_of_its_own(runs, demo_run):
+  """The embeddings' statistics are computed and validated before Transform,
+  so Transform writes its graph and the transformed patches only (with
+  statistics on, its analysis would read every embedding, not the labels)."""
+  config, _ = demo_run
+  run = mlmd_runs.latest_run(
+      pipeline_def.local_deployment(config).metadata_connection_config,
+      config.pipeline_name)
+  assert runs['other']['components']['Transform']['status'] == 'complete'
+  outputs = run.nodes[nodes.TRANSFORM].outputs
+  assert outputs['transform_graph'] and outputs['transformed_examples']
+  assert not [key for key in outputs
+              if key.endswith(('_stats', '_schema', '_anomalies'))], outputs
