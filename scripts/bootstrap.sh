@@ -56,7 +56,10 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
   "uv==$UV_VERSION"
 # The lock pins every package; uv installs it without a resolver search.
-"$VENV/bin/uv" pip install --python "$VENV/bin/python" \
+# Compiled to bytecode here, once: where PYTHONDONTWRITEBYTECODE is set (as on
+# some CI runners) Python would otherwise compile TensorFlow and TFX from
+# source in every process that imports them (docs/performance.md).
+"$VENV/bin/uv" pip install --python "$VENV/bin/python" --compile-bytecode \
   -r requirements.lock --override overrides.txt
 "$VENV/bin/uv" pip install --python "$VENV/bin/python" --no-deps -e .
 touch "$STAMP"
