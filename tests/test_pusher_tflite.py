@@ -134,14 +134,15 @@ def test_broken_conversion_withholds_the_tflite_files_not_the_model(
     trained, tmp_path, monkeypatch, conversion, reasons):
   model, examples, _ = trained
   real_convert = tflite_export.convert_loaded
-  real_check = tflite_export.child_process.run_json_report
+  real_check = tflite_export._check_in_child  # pylint: disable=protected-access
 
-  def shared_check_crashes(args, timeout_seconds):
+  def shared_check_crashes(saved_model_dir, clips_json, paths,
+                           timeout_seconds):
     """The process checking both variants at once dies, as the truncated
     flatbuffer can make it do; the checks of one variant each run."""
-    if sum('=' in arg and not arg.startswith('--') for arg in args) > 1:
+    if len(paths) > 1:
       return None, 'the check process was killed by signal 11 without a report'
-    return real_check(args, timeout_seconds)
+    return real_check(saved_model_dir, clips_json, paths, timeout_seconds)
 
   def broken_convert(exported):
     if conversion == 'failed':
@@ -151,8 +152,7 @@ def test_broken_conversion_withholds_the_tflite_files_not_the_model(
             tflite_export.INT8: models[tflite_export.INT8][:1000]}
 
   monkeypatch.setattr(tflite_export, 'convert_loaded', broken_convert)
-  monkeypatch.setattr(tflite_export.child_process, 'run_json_report',
-                      shared_check_crashes)
+  monkeypatch.setattr(tflite_export, '_check_in_child', shared_check_crashes)
   pushed, tflite_dir = _push(model, examples, tmp_path)
   assert pushed.get_int_custom_property(properties.PUSHED) == 1
   version_dir = os.path.dirname(os.path.dirname(tflite_dir))
