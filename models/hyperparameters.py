@@ -9,7 +9,7 @@ the Airflow DAG, does not load them.
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 # custom_config keys of the YAMNet handle the export wraps and of the
 # longest audio the exported model accepts.
@@ -19,6 +19,8 @@ MAX_AUDIO_SECONDS_KEY = 'max_audio_seconds'
 RECORD_FILE = 'hyperparameters.json'
 # Keys of that record besides the hyperparameters.
 CHOSEN_EPOCHS = 'chosen_epochs'
+# The model the head started from (its serving directory), or None.
+WARM_START_FROM = 'warm_start_from'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,11 +38,17 @@ class Hyperparameters:
   seed: int = 0
   # Retrain on train + eval folds for the epoch count early stopping chose.
   refit: bool = True
+  # Most epochs of the first fit when the head starts from the last blessed
+  # model of the same classes that was trained on other data (the run that
+  # adds a span): it already knows the classes, so it needs fewer. 0: every
+  # run trains from fresh weights.
+  warm_start_epochs: int = 5
 
   def __post_init__(self):
-    if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
-      raise ValueError(f'epochs and batch_size must be >= 1 and patience '
-                       f'>= 0: {self}')
+    if (self.epochs < 1 or self.batch_size < 1 or self.patience < 0 or
+        self.warm_start_epochs < 0):
+      raise ValueError(f'epochs and batch_size must be >= 1, patience and '
+                       f'warm_start_epochs >= 0: {self}')
     if not 0.0 <= self.dropout < 1.0:
       raise ValueError(f'dropout must be in [0, 1), got {self.dropout}')
     if self.learning_rate <= 0:
@@ -71,13 +79,14 @@ def _convert(value: Any, kind: type) -> Any:
 
 
 def write_record(directory: str, hyperparameters: Hyperparameters,
-                 chosen_epochs: int) -> str:
+                 chosen_epochs: int, warm_start_from: Optional[str]) -> str:
   """Records what training used, for the run report; returns the path."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   path = os.path.join(directory, RECORD_FILE)
   with tf.io.gfile.GFile(path, 'w') as f:
     json.dump({**hyperparameters.to_custom_config(),
-               CHOSEN_EPOCHS: chosen_epochs}, f, indent=2, sort_keys=True)
+               CHOSEN_EPOCHS: chosen_epochs,
+               WARM_START_FROM: warm_start_from}, f, indent=2, sort_keys=True)
   return path
 
 

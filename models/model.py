@@ -9,7 +9,7 @@ early stopping chose. The export wraps YAMNet + head + mean over patches
 """
 
 import logging
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -104,6 +104,29 @@ def head_weights(model: keras.Model) -> List[np.ndarray]:
           for weight in model.get_weights()]
 
 
+def warm_start_weights(base_model_dir: Optional[str],
+                       class_names: Sequence[str]
+                      ) -> Optional[List[np.ndarray]]:
+  """The head of the exported model in base_model_dir, its outputs put in the
+  order of class_names; None without a base model or when it serves other
+  classes (the head then starts from fresh weights).
+
+  Transform's vocabulary orders the classes by frequency, so the same classes
+  can come in another order when the data grows.
+  """
+  if not base_model_dir:
+    return None
+  weights, base_names = classifier_module.read_head(base_model_dir)
+  if sorted(base_names) != sorted(class_names):
+    logging.info('Not starting from %s: it serves %s, not %s', base_model_dir,
+                 base_names, list(class_names))
+    return None
+  order = [base_names.index(name) for name in class_names]
+  hidden_kernel, hidden_bias, output_kernel, output_bias = weights
+  return [hidden_kernel, hidden_bias, output_kernel[:, order],
+          output_bias[order]]
+
+
 def _training_batches(pairs: tf.data.Dataset,
                       config: hp.Hyperparameters) -> tf.data.Dataset:
   return pairs.shuffle(
@@ -114,28 +137,39 @@ def _training_batches(pairs: tf.data.Dataset,
 def fit_head(train: tf.data.Dataset, validation: tf.data.Dataset,
              num_classes: int, hyperparameters: hp.Hyperparameters,
              callbacks: Sequence[keras.callbacks.Callback] = (),
-             verbose: int = 0) -> Tuple[keras.Model, int]:
+             verbose: int = 0,
+             initial_weights: Optional[Sequence[np.ndarray]] = None
+            ) -> Tuple[keras.Model, int]:
   """The head as the pipeline trains it; returns (head, epochs it trained).
 
   train and validation yield unbatched (embedding, label) pairs; they are
   read once per epoch through a bounded shuffle buffer, so memory does not
   grow with the data. Early stopping on the validation patches picks the
-  number of epochs. With `refit` (the default) a fresh head then trains that
-  many epochs on the training and validation patches together: on ESC-50's
-  small folds the extra fold is worth more than the held-out check
-  (docs/evaluation.md). `callbacks` see the first, validated fit.
+  number of epochs. With `refit` (the default) the head then trains that
+  many epochs again from its starting weights, on the training and
+  validation patches together: on ESC-50's small folds the extra fold is
+  worth more than the held-out check (docs/evaluation.md). `callbacks` see
+  the first, validated fit.
+
+  With `initial_weights` (a warm start, `warm_start_weights`) both fits start
+  from them instead of fresh weights, and the first fit runs at most
+  `warm_start_epochs`.
   """
   config = hyperparameters
+  epochs = config.warm_start_epochs if initial_weights else config.epochs
 
   def seeded_head() -> keras.Model:
     keras.utils.set_random_seed(config.seed)
-    return build_head(num_classes, config.learning_rate, config.dropout)
+    head = build_head(num_classes, config.learning_rate, config.dropout)
+    if initial_weights:
+      head.set_weights(list(initial_weights))
+    return head
 
   head = seeded_head()
   history = head.fit(
       _training_batches(train, config),
       validation_data=validation.batch(config.batch_size),
-      epochs=config.epochs, verbose=verbose,
+      epochs=epochs, verbose=verbose,
       callbacks=[keras.callbacks.EarlyStopping(
           monitor='val_loss', patience=config.patience,
           restore_best_weights=True), *callbacks])
@@ -169,13 +203,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                len(train_labels), len(class_names), ', '.join(class_names),
                len(eval_labels))
 
+  initial_weights = (warm_start_weights(fn_args.base_model, class_names)
+                     if hyperparameters.warm_start_epochs else None)
+  warm_start_from = fn_args.base_model if initial_weights else None
+  if warm_start_from:
+    logging.info('Starting from the head of %s', warm_start_from)
   model, chosen_epochs = fit_head(
       patch_dataset(fn_args.train_files, feature_spec),
       patch_dataset(fn_args.eval_files, feature_spec), len(class_names),
       hyperparameters,
       callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
-      verbose=2)
-  hp.write_record(fn_args.model_run_dir, hyperparameters, chosen_epochs)
+      verbose=2, initial_weights=initial_weights)
+  hp.write_record(fn_args.model_run_dir, hyperparameters, chosen_epochs,
+                  warm_start_from)
 
   yamnet = loader.load_yamnet(yamnet_handle)
   classifier_module.export_classifier(

@@ -17,6 +17,8 @@ EMBEDDING_VALIDATOR = 'embedding_validator'
 VALIDATION_GATE = 'ValidationGate'
 TRANSFORM = 'Transform'
 TRAINER = 'Trainer'
+# The model the Trainer's head starts from (pipeline/baseline.py).
+WARM_START_RESOLVER = 'warm_start_model_resolver'
 MODEL_RESOLVER = 'latest_blessed_model_resolver'
 # The clip-level Evaluator whose blessing gates the push, and the patch-level
 # one reported beside it.
@@ -28,8 +30,9 @@ PUSHER = 'Pusher'
 # The order in which summaries and reports list them: the pipeline's order.
 ORDER = (EXAMPLE_GEN, CLIP_STATISTICS, CLIP_SCHEMA, CLIP_VALIDATOR,
          EMBEDDING_GEN, EMBEDDING_SCHEMA, EMBEDDING_STATISTICS,
-         EMBEDDING_VALIDATOR, VALIDATION_GATE, TRANSFORM, TRAINER,
-         MODEL_RESOLVER, EVALUATOR, PATCH_EVALUATOR, SERVING_VALIDATOR, PUSHER)
+         EMBEDDING_VALIDATOR, VALIDATION_GATE, TRANSFORM, WARM_START_RESOLVER,
+         TRAINER, MODEL_RESOLVER, EVALUATOR, PATCH_EVALUATOR,
+         SERVING_VALIDATOR, PUSHER)
 
 
 def order_key(node_id: str):

@@ -155,6 +155,11 @@ OPTIONS = (
     Option('hyperparameters.refit', '--refit', 'YAMNET_REFIT',
            'after early stopping, train afresh on the train and eval folds '
            'for the epochs it chose', boolean),
+    Option('hyperparameters.warm_start_epochs', '--warm-start-epochs',
+           'YAMNET_WARM_START_EPOCHS',
+           'when the data grew, start from the last blessed model of the same '
+           'classes and train at most this many epochs (0: always from fresh '
+           'weights)', non_negative_int),
     Option('beam_pipeline_args', '--beam-arg', 'YAMNET_BEAM_ARGS',
            'Beam pipeline argument, repeatable, e.g. '
            '--beam-arg=--direct_running_mode=multi_processing (environment: '

@@ -153,8 +153,10 @@ def _data_validation(example_gen, embedding_gen, deployment: Deployment):
           embedding_statistics, embedding_validator, validation_gate]
 
 
-def _training(config: configs.PipelineConfig, embedding_gen, validation_gate):
-  """Transform (vocabulary on the train folds) and the Trainer."""
+def _training(config: configs.PipelineConfig, deployment: Deployment,
+              example_gen, embedding_gen, validation_gate):
+  """Transform (vocabulary on the train folds), the resolver of the model the
+  head starts from (None where it cannot be), and the Trainer."""
   train_splits = splits.fold_split_names(config.train_folds)
   eval_splits = splits.fold_split_names(config.eval_folds)
   test_splits = splits.fold_split_names(config.test_folds)
@@ -172,9 +174,18 @@ def _training(config: configs.PipelineConfig, embedding_gen, validation_gate):
       # more passes of TFDV over the data that nothing reads.
       disable_statistics=True,
   ).with_id(nodes.TRANSFORM)
+  # The warm start needs this project's resolver strategy, which Kubeflow V2
+  # does not compile; there every run trains from fresh weights.
+  warm_start = None
+  if (config.hyperparameters.warm_start_epochs and
+      deployment.baseline_of_same_classes):
+    warm_start = _blessed_model_resolver(
+        baseline.WarmStartModelStrategy, nodes.WARM_START_RESOLVER,
+        example_gen)
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
+      base_model=warm_start.outputs['model'] if warm_start else None,
       transform_graph=transform.outputs['transform_graph'],
       schema=validation_gate.outputs['validated_schema'],
       train_args=tfx.proto.TrainArgs(splits=train_splits),
@@ -183,24 +194,31 @@ def _training(config: configs.PipelineConfig, embedding_gen, validation_gate):
                      hp.MAX_AUDIO_SECONDS_KEY: config.max_audio_seconds,
                      **config.hyperparameters.to_custom_config()},
   ).with_id(nodes.TRAINER)
-  return transform, trainer
+  return transform, warm_start, trainer
+
+
+def _blessed_model_channels():
+  return {
+      baseline.MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      baseline.MODEL_BLESSING: tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing)}
+
+
+def _blessed_model_resolver(strategy_class, node_id: str, example_gen):
+  """A resolver of blessed models that sees this run's clips."""
+  return tfx.dsl.Resolver(
+      strategy_class=strategy_class, **_blessed_model_channels(),
+      **{baseline.EXAMPLES: example_gen.outputs['examples']}).with_id(node_id)
 
 
 def _baseline_resolver(deployment: Deployment, example_gen):
   """The last blessed model, which the gate compares the new one with."""
-  blessed = {
-      baseline.MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      baseline.MODEL_BLESSING: tfx.dsl.Channel(
-          type=tfx.types.standard_artifacts.ModelBlessing)}
   if deployment.baseline_of_same_classes:
-    resolver = tfx.dsl.Resolver(
-        strategy_class=baseline.SameClassesBlessedModelStrategy,
-        **blessed, **{baseline.EXAMPLES: example_gen.outputs['examples']})
-  else:
-    resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        **blessed)
-  return resolver.with_id(nodes.MODEL_RESOLVER)
+    return _blessed_model_resolver(baseline.SameClassesBlessedModelStrategy,
+                                   nodes.MODEL_RESOLVER, example_gen)
+  return tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      **_blessed_model_channels()).with_id(nodes.MODEL_RESOLVER)
 
 
 def _release(config: configs.PipelineConfig, deployment: Deployment,
@@ -253,7 +271,9 @@ def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
                                           deployment)
   *checks, validation_gate = _data_validation(example_gen, embedding_gen,
                                               deployment)
-  transform, trainer = _training(config, embedding_gen, validation_gate)
+  transform, warm_start, trainer = _training(
+      config, deployment, example_gen, embedding_gen, validation_gate)
   return _pipeline(config, deployment, [
-      example_gen, embedding_gen, *checks, validation_gate, transform, trainer,
+      example_gen, embedding_gen, *checks, validation_gate, transform,
+      *([warm_start] if warm_start else []), trainer,
       *_release(config, deployment, example_gen, transform, trainer)])

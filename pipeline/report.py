@@ -142,14 +142,19 @@ def _training_section(run: mlmd_runs.Run) -> str:
   val_loss = history.get('validation loss')
   best = int(np.argmin(val_loss)) + 1 if val_loss else None
   # What the Trainer recorded it used, not today's defaults.
-  refit = hp.read_record(model_run.uri).get('refit')
-  then = (f'the exported head was then trained afresh on the train and eval '
+  record = hp.read_record(model_run.uri)
+  refit = record.get('refit')
+  warm_start_from = record.get(hp.WARM_START_FROM)
+  start = (f'Started from the head of {html.escape(warm_start_from)}. '
+           if warm_start_from else '')
+  how = 'again from that head' if warm_start_from else 'afresh'
+  then = (f'the exported head was then trained {how} on the train and eval '
           f'folds for {best} epochs' if refit else
           'its weights were exported' if refit is not None else
           'the Trainer recorded no refit setting')
-  note = (f'<p>{len(val_loss)} epochs; early stopping chose epoch {best} '
-          f'(lowest validation loss, {val_loss[best - 1]:.4g}); {then}.</p>'
-          if best else '')
+  note = (f'<p>{start}{len(val_loss)} epochs; early stopping chose epoch '
+          f'{best} (lowest validation loss, {val_loss[best - 1]:.4g}); '
+          f'{then}.</p>' if best else '')
   charts = [
       report_charts.line_chart('Loss (log scale)', {k: v for k, v in history.items()
                                        if k.endswith('loss')},

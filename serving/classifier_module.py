@@ -332,6 +332,20 @@ def yamnet_class_names(yamnet) -> List[str]:
     return [row['display_name'] for row in csv.DictReader(f)]
 
 
+def read_head(export_dir: str) -> Tuple[List[np.ndarray], List[str]]:
+  """(head weights as export_classifier took them, class names) of an
+  exported classifier, read from its variables without loading its graphs."""
+  reader = tf.train.load_checkpoint(
+      os.path.join(export_dir, 'variables', 'variables'))
+
+  def value(attribute: str):
+    return reader.get_tensor(f'{attribute}/.ATTRIBUTES/VARIABLE_VALUE')
+
+  weights = [value(name) for name in ('hidden_kernel', 'hidden_bias',
+                                      'output_kernel', 'output_bias')]
+  return weights, [name.decode('utf-8') for name in value('class_names')]
+
+
 def export_classifier(
     export_dir: str, yamnet, head_weights: Sequence[np.ndarray],
     class_names: Sequence[str], yamnet_handle: Optional[str] = None,

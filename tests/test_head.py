@@ -102,7 +102,72 @@ def test_custom_config_round_trips_and_converts_json_text():
 
 
 @pytest.mark.parametrize('bad', [{'epochs': 0}, {'dropout': 1.0},
-                                 {'learning_rate': 0.0}])
+                                 {'learning_rate': 0.0},
+                                 {'warm_start_epochs': -1}])
 def test_impossible_hyperparameters_are_refused(bad):
   with pytest.raises(ValueError):
     hp.Hyperparameters(**bad)
+
+
+class _Recorder(keras.callbacks.Callback):
+  """The head's weights when training begins, and the epochs it ran."""
+
+  def __init__(self):
+    super().__init__()
+    self.initial, self.epochs = None, 0
+
+  def on_train_begin(self, logs=None):
+    self.initial = model.head_weights(self.model)
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.epochs += 1
+
+
+@pytest.fixture(scope='module')
+def exported_head(tmp_path_factory, standin_yamnet):
+  """An exported classifier of classes a, b, c with a random head."""
+  from serving import classifier_module  # pylint: disable=g-import-not-at-top
+  from yamnet import loader  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  weights = [rng.normal(size=shape).astype(np.float32)
+             for shape in ((1024, 512), (512,), (512, 3), (3,))]
+  path = str(tmp_path_factory.mktemp('base') / '1')
+  classifier_module.export_classifier(
+      path, loader.load_yamnet(standin_yamnet), weights, ['a', 'b', 'c'])
+  return path, weights
+
+
+def test_a_warm_start_takes_the_base_head_in_this_runs_class_order(
+    exported_head):
+  path, (hidden_kernel, hidden_bias, output_kernel, output_bias) = (
+      exported_head)
+  weights = model.warm_start_weights(path, ['c', 'a', 'b'])
+  np.testing.assert_array_equal(weights[0], hidden_kernel)
+  np.testing.assert_array_equal(weights[1], hidden_bias)
+  np.testing.assert_array_equal(weights[2], output_kernel[:, [2, 0, 1]])
+  np.testing.assert_array_equal(weights[3], output_bias[[2, 0, 1]])
+  # Other classes, or no base model: fresh weights.
+  assert model.warm_start_weights(path, ['a', 'b']) is None
+  assert model.warm_start_weights(path, ['a', 'b', 'd']) is None
+  assert model.warm_start_weights(None, ['a', 'b', 'c']) is None
+
+
+@pytest.mark.parametrize('refit', [True, False])
+def test_a_warm_started_fit_begins_at_the_given_weights_and_stops_sooner(
+    refit):
+  train, validation, _ = _data()
+  rng = np.random.default_rng(5)
+  initial = [rng.normal(size=shape).astype(np.float32)
+             for shape in ((1024, 512), (512,), (512, 2), (2,))]
+  recorder = _Recorder()
+  config = hp.Hyperparameters(epochs=20, warm_start_epochs=2, patience=20,
+                              refit=refit)
+  head, epochs = model.fit_head(
+      tf.data.Dataset.from_tensor_slices(train),
+      tf.data.Dataset.from_tensor_slices(validation), 2, config,
+      callbacks=[recorder], initial_weights=initial)
+  for got, expected in zip(recorder.initial, initial):
+    np.testing.assert_array_equal(got, expected)
+  assert recorder.epochs == 2 and 1 <= epochs <= 2
+  # Trained from there: the head has moved off its starting weights.
+  assert not np.allclose(model.head_weights(head)[2], initial[2])

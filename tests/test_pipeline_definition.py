@@ -9,6 +9,7 @@ import pytest
 
 from components.atomic_pusher import executor as pusher_executor
 from models import hyperparameters as hp
+from pipeline import baseline
 from pipeline import cli
 from pipeline import configs
 from pipeline import nodes
@@ -66,6 +67,29 @@ def test_the_pusher_checks_tflite_models_on_the_test_folds_unless_told_not(
     assert examples.producer_component_id == nodes.EXAMPLE_GEN
   else:
     assert splits is None and examples is None
+
+
+@pytest.mark.parametrize('warm_start_epochs, same_classes_baseline',
+                         [(5, True), (0, True), (5, False)])
+def test_the_trainer_starts_from_the_warm_start_resolvers_model(
+    config, warm_start_epochs, same_classes_baseline):
+  """Wired where this project's resolver strategies compile and warm starts
+  are on; elsewhere the Trainer has no base model."""
+  chosen = dataclasses.replace(config, hyperparameters=hp.Hyperparameters(
+      warm_start_epochs=warm_start_epochs))
+  deployment = dataclasses.replace(
+      pipeline_def.local_deployment(chosen),
+      baseline_of_same_classes=same_classes_baseline)
+  by_id = {node.id: node for node in pipeline_def.create_pipeline(
+      chosen, 'fp', deployment).components}
+  base_model = by_id[nodes.TRAINER].inputs.get('base_model')
+  if warm_start_epochs and same_classes_baseline:
+    resolver = by_id[nodes.WARM_START_RESOLVER]
+    assert base_model.producer_component_id == nodes.WARM_START_RESOLVER
+    assert (resolver.raw_inputs[baseline.EXAMPLES].producer_component_id ==
+            nodes.EXAMPLE_GEN)
+  else:
+    assert base_model is None and nodes.WARM_START_RESOLVER not in by_id
 
 
 def test_overlapping_folds_are_refused():

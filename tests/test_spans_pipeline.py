@@ -13,6 +13,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfx.types import standard_component_specs as keys
+from tfx.utils import path_utils
 
 from components import artifact_properties as properties
 from components import span_reuse
@@ -26,6 +28,7 @@ from pipeline import local_runner
 from pipeline import mlmd_runs
 from pipeline import nodes
 from pipeline import pipeline as pipeline_def
+from pipeline import report_data
 from pipeline import run_summary
 from tfx_artifacts import read_split
 from yamnet import standin
@@ -164,11 +167,33 @@ def test_nothing_new_is_served_from_cache_and_pushes_nothing(runs):
                nodes.TRAINER):
     assert summary.components[name].status == 'cached', name
   assert versions == runs['second'][2]
-  # Once the pushed model is the baseline, every component is cached.
+  # Once the pushed model is the baseline, every component is cached (the
+  # resolvers resolve again in every run).
   again, _, versions = runs['unchanged_again']
   assert {name for name, c in again.components.items()
-          if c.status != 'cached'} <= {nodes.MODEL_RESOLVER}
+          if c.status != 'cached'} <= {nodes.MODEL_RESOLVER,
+                                       nodes.WARM_START_RESOLVER}
   assert versions == runs['second'][2]
+
+
+def _training_record(runs, name):
+  model_run = runs[name][1].single(nodes.TRAINER, keys.MODEL_RUN_KEY)
+  return model_run.uri, hyperparameters.read_record(model_run.uri)
+
+
+def test_a_run_on_grown_data_starts_from_the_last_blessed_model(runs):
+  """The window run's classes are those of the second run's model, trained on
+  other clips: its head starts there and trains fewer epochs. The first run
+  had nothing to start from; the second has a class no model knew."""
+  for name in ('first', 'second'):
+    assert _training_record(runs, name)[1][
+        hyperparameters.WARM_START_FROM] is None, name
+  second_model = runs['second'][1].single(nodes.TRAINER, keys.MODEL_KEY)
+  logs, window = _training_record(runs, 'window')
+  assert window[hyperparameters.WARM_START_FROM] == (
+      path_utils.serving_model_path(second_model.uri))
+  epochs = len(report_data.training_history(logs)['validation loss'])
+  assert epochs <= window['warm_start_epochs'] < window['epochs']
 
 
 def test_the_window_trains_on_the_last_spans_only(runs):
