@@ -47,7 +47,8 @@ def _timed_run(config) -> Dict[str, Any]:
     summary = local_runner.run_local(config).to_json()
   return {'wall_seconds': time.time() - start,
           'components': summary['components'], 'clips': summary['clips'],
-          'spans': summary['spans']}
+          'spans': summary['spans'], 'blessed': summary['blessed'],
+          'test_clip_accuracy': summary['metrics'].get('accuracy')}
 
 
 def run(work: str, spans: int, clips_per_span: int, classes: int,
@@ -93,7 +94,11 @@ def format_report(report: Dict[str, Any]) -> str:
       f"Clips embedded: cold {cold['clips']['embedded']}, incremental "
       f"{incremental['clips']['embedded']} (reused "
       f"{incremental['clips']['reused']}); spans embedded by the incremental "
-      f"run: {incremental['spans']['embedded']}"]
+      f"run: {incremental['spans']['embedded']}",
+      f"Gate (test-fold clip accuracy): cold "
+      f"{cold['test_clip_accuracy']:.3f}, incremental "
+      f"{incremental['test_clip_accuracy']:.3f} (blessed: cold "
+      f"{cold['blessed']}, incremental {incremental['blessed']})"]
   return '\n'.join(lines)
 
 

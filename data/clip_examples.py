@@ -55,7 +55,8 @@ FEATURE_SPEC = {
 }
 
 # The clip-level facts data validation computes statistics of and checks
-# against the curated schema (not the audio itself).
+# against the curated schema, which names exactly these; the statistics read
+# nothing else of a clip (not its audio).
 VALIDATED_FEATURES = (CATEGORY, FOLD, TARGET, SOURCE_SAMPLE_RATE,
                       SOURCE_CHANNELS, DURATION_S, PEAK, RMS_DBFS)
 

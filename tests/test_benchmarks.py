@@ -128,6 +128,9 @@ def test_spans_benchmark_times_the_run_that_adds_a_span(tmp_path):
   assert incremental['spans']['embedded'] == [2]
   assert set(incremental['components']) == set(cold['components'])
   assert report['ratio_incremental_to_cold'] > 0
+  for facts in (incremental, cold):
+    assert 0 <= facts['test_clip_accuracy'] <= 1
+    assert isinstance(facts['blessed'], bool)
 
 
 @pytest.mark.xdist_group('benchmark_long_audio')
@@ -216,3 +219,30 @@ def test_scale_benchmark_gives_every_figure_per_component(standin_yamnet):
   assert targets['sizes'] == [10, 20]
   assert targets['total_wall_ratio_max'] == 2
   assert isinstance(targets['total_wall_met'], bool)
+
+
+@pytest.mark.xdist_group('benchmark_warm_start')
+def test_warm_start_benchmark_pairs_both_starts_on_every_fold(tmp_path):
+  """A small synthetic set in ESC-50's layout, with the stand-in YAMNet."""
+  from data import synthetic  # pylint: disable=g-import-not-at-top
+  from models import hyperparameters  # pylint: disable=g-import-not-at-top
+  from yamnet import standin  # pylint: disable=g-import-not-at-top
+  data = str(tmp_path / 'esc50')
+  synthetic.write_synthetic_esc50(data, ['dog', 'rain', 'rooster'],
+                                  clips_per_class_per_fold=4, seed=0)
+  done = subprocess.run(
+      [sys.executable, str(REPO_ROOT / 'benchmarks' / 'warm_start.py'),
+       '--json', '--seeds', '1', '--tasks', 'all', '--data-root', data,
+       '--yamnet', standin.build_standin_yamnet(str(tmp_path / 'yamnet')),
+       '--output', str(tmp_path / 'out')], cwd=REPO_ROOT, capture_output=True,
+      text=True, check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  task = json.loads(done.stdout)['tasks']['all']
+  assert task['classes'] == 3
+  assert sorted(row['held_out'] for row in task['rows']) == [1, 2, 3, 4, 5]
+  warm_start_epochs = hyperparameters.Hyperparameters().warm_start_epochs
+  for row in task['rows']:
+    for kind in ('earlier', 'fresh', 'warm'):
+      assert 0 <= row[kind]['accuracy'] <= 1 and row[kind]['seconds'] > 0
+    assert 1 <= row['warm']['epochs'] <= warm_start_epochs
+  assert task['pairs'] == 5 and task['seconds_warm_to_fresh'] > 0

@@ -18,12 +18,11 @@ from yamnet import standin
 from data import audio
 from data import synthetic
 from pipeline import local_runner
-from pipeline import mlmd_runs
 from pipeline import nodes
-from pipeline import pipeline as pipeline_def
 from serving import contract
 from serving import tflite_export
 
+from tfx_artifacts import latest_run
 from tfx_artifacts import pushed_versions
 
 TRAINED_COMPONENTS = ('Esc50ExampleGen', 'YamnetEmbeddingGen', 'Transform',
@@ -187,11 +186,32 @@ def test_transform_computes_no_statistics_of_its_own(runs, demo_run):
   so Transform writes its graph and the transformed patches only (with
   statistics on, its analysis would read every embedding, not the labels)."""
   config, _ = demo_run
-  run = mlmd_runs.latest_run(
-      pipeline_def.local_deployment(config).metadata_connection_config,
-      config.pipeline_name)
+  run = latest_run(config)
   assert runs['other']['components']['Transform']['status'] == 'complete'
   outputs = run.nodes[nodes.TRANSFORM].outputs
   assert outputs['transform_graph'] and outputs['transformed_examples']
   assert not [key for key in outputs
               if key.endswith(('_stats', '_schema', '_anomalies'))], outputs
+
+
+def test_clip_statistics_cover_exactly_the_curated_clip_features(demo_run):
+  """clip_statistics reads only the features the clip schema names (not the
+  audio), and still sees every clip of every split."""
+  from components import examples_io  # pylint: disable=g-import-not-at-top
+  from data import clip_examples  # pylint: disable=g-import-not-at-top
+  from data import record_files  # pylint: disable=g-import-not-at-top
+  from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+  config, _ = demo_run
+  run = latest_run(config)
+  statistics = run.single(nodes.CLIP_STATISTICS, 'statistics')
+  examples = run.single(nodes.EXAMPLE_GEN, 'examples')
+  splits = artifact_utils.decode_split_names(statistics.split_names)
+  assert splits == artifact_utils.decode_split_names(examples.split_names)
+  for split in splits:
+    (dataset,) = stats_artifact_utils.load_statistics(
+        statistics, split).proto().datasets
+    assert {f.path.step[0] for f in dataset.features} == set(
+        clip_examples.VALIDATED_FEATURES), split
+    assert dataset.num_examples == record_files.count_records(
+        examples_io.split_files(examples, [split])), split

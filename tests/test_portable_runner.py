@@ -19,18 +19,12 @@ from pipeline import demo
 from pipeline import local_runner
 from pipeline import mlmd_runs
 from pipeline import nodes
-from pipeline import pipeline as pipeline_def
 from pipeline import portable_runner
 
 from tfx_artifacts import first_run_embeddings
+from tfx_artifacts import latest_run
 
 MISSING = '5-999999-A-0.wav'
-
-
-def _latest_run(config):
-  return mlmd_runs.latest_run(
-      pipeline_def.local_deployment(config).metadata_connection_config,
-      config.pipeline_name)
 
 
 @pytest.fixture(scope='module')
@@ -76,7 +70,7 @@ def test_embeddings_equal_the_direct_runners(portable_run, demo_run):
 
 def test_quarantine_is_written_by_the_workers(portable_run):
   config, _, _ = portable_run
-  run = _latest_run(config)
+  run = latest_run(config)
   records = quarantine.read_quarantine(
       run.single(nodes.EXAMPLE_GEN, 'quarantine').uri)
   assert [r['filename'] for r in records] == [MISSING]
@@ -97,6 +91,6 @@ def test_each_job_runs_on_its_own_worker_process_loading_yamnet_once(
     started = re.findall(r'worker_id="(worker_\d+)"', f.read())
   assert jobs >= 5
   assert len(started) == len(set(started)) == jobs
-  embeddings = _latest_run(config).single(nodes.EMBEDDING_GEN,
+  embeddings = latest_run(config).single(nodes.EMBEDDING_GEN,
                                           embedding_gen.EMBEDDINGS_KEY)
   assert mlmd_runs.int_property(embeddings, properties.YAMNET_LOADS) == 1

@@ -27,9 +27,10 @@ from pipeline import configs
 from pipeline import local_runner
 from pipeline import mlmd_runs
 from pipeline import nodes
-from pipeline import pipeline as pipeline_def
 from pipeline import report_data
 from pipeline import run_summary
+from tfx_artifacts import latest_run
+from tfx_artifacts import pushed_versions
 from tfx_artifacts import read_split
 from yamnet import standin
 
@@ -42,11 +43,6 @@ def _write_span(root, span, classes):
   synthetic.write_synthetic_folders(
       str(root / f'week-{span}'), classes, sources_per_class=SOURCES,
       takes=TAKES, duration_s=5.0, seed=span, all_classes=ALL)
-
-
-def _pushed_versions(config):
-  return sorted(os.listdir(config.serving_model_dir)) if os.path.isdir(
-      config.serving_model_dir) else []
 
 
 @pytest.fixture(scope='module')
@@ -63,14 +59,9 @@ def runs(tmp_path_factory):
       export_tflite=False)
   result = {'config': config, 'root': root}
 
-  connection = pipeline_def.local_deployment(
-      config).metadata_connection_config
-
   def run(name, **changes):
     summary = local_runner.run_local(dataclasses.replace(config, **changes))
-    result[name] = (summary,
-                    mlmd_runs.latest_run(connection, config.pipeline_name),
-                    _pushed_versions(config))
+    result[name] = (summary, latest_run(config), pushed_versions(config))
 
   run('first')
   _write_span(root, 2, ALL)

@@ -16,11 +16,19 @@ from components import splits
 from data import record_files
 from components.esc50_example_gen import executor as example_gen_executor
 from components.esc50_example_gen.component import Esc50ExampleGen
+from pipeline import mlmd_runs
 from pipeline import pipeline as pipeline_def
 from yamnet import loader
 from yamnet import patch_examples as patches
 from components.yamnet_embedding import executor as embedding_executor
 from components.yamnet_embedding.component import YamnetEmbeddingGen
+
+
+def latest_run(config):
+  """What MLMD recorded of the latest run of the config's local pipeline."""
+  return mlmd_runs.latest_run(
+      pipeline_def.local_deployment(config).metadata_connection_config,
+      config.pipeline_name)
 
 
 def pushed_versions(config):
