@@ -150,7 +150,7 @@ def _data_validation(example_gen, embedding_gen, deployment: Deployment):
       clip_anomalies=clip_validator.outputs['anomalies'],
       embedding_anomalies=embedding_validator.outputs['anomalies'],
   ).with_id(nodes.VALIDATION_GATE)
-  return [clip_statistics, clip_schema, clip_validator, schema_gen,
+  return [clip_schema, clip_statistics, clip_validator, schema_gen,
           embedding_statistics, embedding_validator, validation_gate]
 
 
