@@ -19,7 +19,9 @@ from serving import contract
 
 # Names TFX gives the two models of an evaluation against a baseline.
 _BASELINE = 'baseline'
-_METRIC_WORDS = {'sparse_categorical_accuracy': 'accuracy', 'loss': 'loss',
+# The gate's accuracy metric, as TFMA names it in the evaluation.
+ACCURACY = 'sparse_categorical_accuracy'
+_METRIC_WORDS = {ACCURACY: 'accuracy', 'loss': 'loss',
                  'example_count': 'examples'}
 
 
