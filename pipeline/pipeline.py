@@ -1,8 +1,9 @@
 """The YAMNet transfer-learning pipeline, as one pure function of its config.
 
 ExampleGen (ESC-50 CSV + wavs) -> YAMNet embeddings (Beam) -> Transform ->
-Trainer -> Evaluator (clip accuracy of the served computation, gated against
-a threshold and the last blessed model; a patch-level Evaluator beside it) ->
+Trainer (from the last blessed model's head when the data grew) ->
+Evaluator (clip accuracy of the served computation, gated against a
+threshold and the last blessed model; a patch-level Evaluator beside it) ->
 ServingModelValidator (loads and runs the export as TF Serving would) ->
 Pusher (atomic push in TF Serving's layout). Every orchestrator's runner calls
 create_pipeline with the same PipelineConfig and says where the run keeps
@@ -57,8 +58,9 @@ class Deployment:
   # classes as a JSON list.
   data_root: Optional[tfx.dsl.experimental.RuntimeParameter] = None
   classes: Optional[tfx.dsl.experimental.RuntimeParameter] = None
-  # The gate's baseline must serve this run's classes (pipeline/baseline.py);
-  # False where only TFX's own resolver strategies compile (Kubeflow V2).
+  # The gate's baseline must serve this run's classes, and the Trainer may
+  # warm-start (pipeline/baseline.py); False where only TFX's own resolver
+  # strategies compile (Kubeflow V2): any blessed baseline, no warm start.
   baseline_of_same_classes: bool = True
 
 
