@@ -44,10 +44,7 @@ def head_over_seeds(data, config, seeds: int) -> list:
           cross_validation.pairs(data, train),
           cross_validation.pairs(data, val), len(data.classes),
           hyperparameters)
-      _, labels, predicted = cross_validation.clip_predictions(
-          head(data.embedding[test], training=False).numpy(),
-          data.clip_id[test], data.label[test])
-      accuracies.append(np.mean(predicted == labels))
+      accuracies.append(cross_validation.head_clip_accuracy(head, data, test))
     means.append(float(np.mean(accuracies)))
   return means
 

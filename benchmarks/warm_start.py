@@ -28,19 +28,12 @@ import numpy as np
 
 import machine
 
+
 def _earlier(clip_ids: np.ndarray) -> np.ndarray:
   """Patches of the clips of half the source recordings (ESC-50's clip id
   is fold-source-take-target): the data before it grew."""
   sources = np.array([clip.split('-')[1] for clip in clip_ids])
   return np.array([zlib.crc32(s.encode()) % 2 == 0 for s in sources])
-
-
-def _accuracy(head, data, test) -> float:
-  from pipeline import cross_validation  # pylint: disable=g-import-not-at-top
-  _, labels, predicted = cross_validation.clip_predictions(
-      head(data.embedding[test], training=False).numpy(),
-      data.clip_id[test], data.label[test])
-  return float(np.mean(predicted == labels))
 
 
 def compare(data, hyperparameters, seeds: int) -> List[Dict[str, Any]]:
@@ -61,7 +54,7 @@ def compare(data, hyperparameters, seeds: int) -> List[Dict[str, Any]]:
             cv.pairs(data, train_mask), cv.pairs(data, val_mask),
             len(data.classes), config, initial_weights=initial)
         fit[name] = {'seconds': time.perf_counter() - start,
-                     'epochs': epochs, 'accuracy': _accuracy(head, data, test)}
+                     'epochs': epochs, 'accuracy': cv.head_clip_accuracy(head, data, test)}
         return head
 
       old = timed_fit('earlier', train & earlier, val & earlier)

@@ -165,6 +165,15 @@ def pairs(data: Embeddings, mask: np.ndarray) -> tf.data.Dataset:
                                              data.label[mask]))
 
 
+def head_clip_accuracy(head, data: Embeddings, mask: np.ndarray) -> float:
+  """Clip accuracy of a trained head on the masked patches' clips (scores
+  averaged over each clip's patches, as the served model does)."""
+  _, labels, predicted = clip_predictions(
+      head(data.embedding[mask], training=False).numpy(), data.clip_id[mask],
+      data.label[mask])
+  return float(np.mean(predicted == labels))
+
+
 def _fold_predictions(data: Embeddings, held_out: int, num_classes: int,
                       hyperparameters: hp.Hyperparameters) -> Dict[str, Any]:
   train, val, test = fold_masks(data.fold, held_out)
