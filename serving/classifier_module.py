@@ -47,6 +47,16 @@ from yamnet import spec
 from yamnet import patch_examples as patches
 
 
+def _graph_function(*input_specs: tf.TensorSpec):
+  """A signature's tf.function, traced without AutoGraph.
+
+  Its loops and branches are tf.while_loop and tf.cond already; AutoGraph
+  would only re-parse the source of everything it calls at every export,
+  which made up most of the export's time.
+  """
+  return tf.function(input_signature=list(input_specs), autograph=False)
+
+
 
 class SoundClassifier(tf.Module):
   """Classifies a 16 kHz mono waveform into the trained classes."""
@@ -133,7 +143,7 @@ class SoundClassifier(tf.Module):
                            yamnet_blocks.slice_reader(waveform),
                            with_yamnet_top)
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+  @_graph_function(tf.TensorSpec([None], tf.float32))
   def __call__(self, waveform: tf.Tensor) -> tf.Tensor:
     """Class scores (logits) averaged over YAMNet's 0.96 s patches.
 
@@ -152,14 +162,14 @@ class SoundClassifier(tf.Module):
         'class_names': tf.identity(self.class_names),
     }
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.float32, name=contract.AUDIO_INPUT)])
+  @_graph_function(
+      tf.TensorSpec([None], tf.float32, name=contract.AUDIO_INPUT))
   def serve_waveform(self, audio: tf.Tensor) -> Dict[str, tf.Tensor]:
     # TF Serving feeds tensors of any shape; fail clearly, not deep inside.
     return self._outputs(self(tf.ensure_shape(audio, [None])))
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.float32, name=contract.AUDIO_INPUT)])
+  @_graph_function(
+      tf.TensorSpec([None], tf.float32, name=contract.AUDIO_INPUT))
   def serve_timeline(self, audio: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Per patch: its time span, the head's class probabilities and top
     class, and YAMNet's own top AudioSet class, which names silence and
@@ -181,8 +191,8 @@ class SoundClassifier(tf.Module):
         contract.TIMELINE_YAMNET_SCORE: yamnet_score,
     }
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([], tf.string, name=contract.WAV_INPUT)])
+  @_graph_function(
+      tf.TensorSpec([], tf.string, name=contract.WAV_INPUT))
   def decode_wav(self, wav: tf.Tensor) -> Dict[str, tf.Tensor]:
     """WAV bytes -> the 16 kHz mono waveform, exactly as training decoded it."""
     samples, sample_rate = wav_ops.parse_wav(tf.ensure_shape(wav, []),
@@ -193,8 +203,8 @@ class SoundClassifier(tf.Module):
         'source_channels': tf.shape(samples, out_type=tf.int64)[1],
     }
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([], tf.string, name=contract.WAV_INPUT)])
+  @_graph_function(
+      tf.TensorSpec([], tf.string, name=contract.WAV_INPUT))
   def serve_wav(self, wav: tf.Tensor) -> Dict[str, tf.Tensor]:
     """serving_default's answer for the waveform decode_wav gives, decoded
     block by block from the bytes: the whole file's samples are never held
@@ -205,8 +215,8 @@ class SoundClassifier(tf.Module):
     logits, = self._per_patch(self._checked_length(num_samples), read, False)
     return self._outputs(tf.reduce_mean(logits, axis=0))
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='examples')])
+  @_graph_function(
+      tf.TensorSpec([None], tf.string, name='examples'))
   def evaluate_examples(self, examples: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Per-patch probabilities from serialized transformed Examples (TFMA)."""
     parsed = tf.io.parse_example(examples, {
@@ -214,8 +224,8 @@ class SoundClassifier(tf.Module):
     return {'probabilities': tf.nn.softmax(
         self.head_logits(parsed[patches.EMBEDDING]))}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='examples')])
+  @_graph_function(
+      tf.TensorSpec([None], tf.string, name='examples'))
   def evaluate_clip_examples(self, examples: tf.Tensor
                             ) -> Dict[str, tf.Tensor]:
     """Per-clip probabilities from serialized clip Examples (TFMA).
@@ -231,8 +241,8 @@ class SoundClassifier(tf.Module):
         fn_output_signature=tf.TensorSpec([None], tf.float32))
     return {'probabilities': tf.nn.softmax(scores)}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='examples')])
+  @_graph_function(
+      tf.TensorSpec([None], tf.string, name='examples'))
   def clip_label_indices(self, examples: tf.Tensor) -> Dict[str, tf.Tensor]:
     """The class index of each clip Example's category; -1 if untrained."""
     category = tf.io.parse_example(
@@ -244,7 +254,7 @@ class SoundClassifier(tf.Module):
     return {contract.CLIP_LABEL: tf.where(
         tf.reduce_any(matches, axis=1), index, tf.constant(-1, tf.int64))}
 
-  @tf.function(input_signature=[])
+  @_graph_function()
   def labels_path(self) -> tf.Tensor:
     """Path of the class-name file (one name per line, in index order)."""
     return self.labels.asset_path
