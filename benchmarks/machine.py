@@ -8,8 +8,10 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, List, Tuple
@@ -94,6 +96,51 @@ def process_status_mb(field: str) -> float:
   raise RuntimeError(f'no {field} in /proc/self/status')
 
 
+def run_sampled(args: List[str], log_path: str, timeout_s: float = 3600,
+                interval_s: float = 0.05) -> Dict[str, Any]:
+  """Runs `python args...` with its stderr to log_path; returns its stdout,
+  its start and exit (epoch s), its CPU seconds with its descendants' (the
+  kernel's accounting of reaped children, so only one child at a time is
+  meaningful) and samples (time, RSS bytes of it and its live descendants)
+  every interval_s.
+
+  Raises:
+    RuntimeError: The child failed; its stderr tail is in the message.
+  """
+  reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+  with open(log_path, 'w', encoding='utf-8') as log:
+    child = subprocess.Popen([sys.executable] + args, cwd=REPO_ROOT,
+                             stdout=subprocess.PIPE, stderr=log, text=True)
+  process = psutil.Process(child.pid)
+  started = process.create_time()
+  samples: List[Tuple[float, int]] = []
+  done = threading.Event()
+
+  def sample():
+    while not done.is_set():
+      samples.append((time.time(), tree_rss(process)))
+      done.wait(interval_s)
+
+  sampler = threading.Thread(target=sample, daemon=True)
+  sampler.start()
+  try:
+    stdout, _ = child.communicate(timeout=timeout_s)
+  finally:
+    done.set()
+    sampler.join()
+  exited = time.time()
+  after = resource.getrusage(resource.RUSAGE_CHILDREN)
+  cpu = (after.ru_utime + after.ru_stime) - (reaped.ru_utime +
+                                               reaped.ru_stime)
+  if child.returncode:
+    with open(log_path, encoding='utf-8', errors='replace') as f:
+      tail = f.read()[-3000:]
+    raise RuntimeError(f'{args[:2]} failed ({child.returncode}), log '
+                       f'{log_path}:\n{tail}')
+  return {'stdout': stdout, 'started': started, 'exited': exited,
+          'cpu_s': cpu, 'samples': samples}
+
+
 def run_child(args: List[str], timeout_s: float = 3600
              ) -> Tuple[str, float]:
   """Runs `python args...`; returns its stdout and the peak RSS (MB) of it
@@ -102,33 +149,10 @@ def run_child(args: List[str], timeout_s: float = 3600
   Raises:
     RuntimeError: The child failed; its stderr tail is in the message.
   """
-  child = subprocess.Popen([sys.executable] + args, cwd=REPO_ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
-  process = psutil.Process(child.pid)
-  peak = 0
-  done = threading.Event()
-
-  def sample():
-    nonlocal peak
-    while not done.is_set():
-      try:
-        peak = max(peak, tree_rss(process))
-      except psutil.Error:
-        pass
-      time.sleep(0.05)
-
-  sampler = threading.Thread(target=sample, daemon=True)
-  sampler.start()
-  try:
-    stdout, stderr = child.communicate(timeout=timeout_s)
-  finally:
-    done.set()
-    sampler.join()
-  if child.returncode:
-    raise RuntimeError(f'{args[:2]} failed ({child.returncode}):\n'
-                       f'{stderr[-3000:]}')
-  return stdout, peak / 2**20
+  with tempfile.TemporaryDirectory(prefix='benchmark-child-') as scratch:
+    run = run_sampled(args, os.path.join(scratch, 'stderr.log'), timeout_s)
+  return run['stdout'], max((rss for _, rss in run['samples']),
+                            default=0) / 2**20
 
 
 WARMUP_CALLS = 10

@@ -70,10 +70,8 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -181,49 +179,6 @@ def child_run(data_root: str, output: str, yamnet: str,
 # --------------------------------------------------------------- the parent
 
 
-def run_sampled(args: List[str], log_path: str) -> Dict[str, Any]:
-  """Runs `python args...`, stderr to log_path; returns its stdout, its
-  start and exit (epoch s), its CPU seconds with its descendants' (from the
-  kernel's accounting of reaped children) and samples (time, RSS bytes of
-  it and its descendants) every SAMPLE_INTERVAL_S.
-
-  Raises:
-    RuntimeError: The child failed; its stderr tail is in the message.
-  """
-  reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-  with open(log_path, 'w', encoding='utf-8') as log:
-    child = subprocess.Popen([sys.executable] + args, cwd=machine.REPO_ROOT,
-                             stdout=subprocess.PIPE, stderr=log, text=True)
-  process = psutil.Process(child.pid)
-  started = process.create_time()
-  samples: List[Tuple[float, float]] = []
-  done = threading.Event()
-
-  def sample():
-    while not done.is_set():
-      samples.append((time.time(), machine.tree_rss(process)))
-      done.wait(SAMPLE_INTERVAL_S)
-
-  sampler = threading.Thread(target=sample, daemon=True)
-  sampler.start()
-  try:
-    stdout, _ = child.communicate()
-  finally:
-    done.set()
-    sampler.join()
-  exited = time.time()
-  after = resource.getrusage(resource.RUSAGE_CHILDREN)
-  cpu = (after.ru_utime + after.ru_stime) - (reaped.ru_utime +
-                                               reaped.ru_stime)
-  if child.returncode:
-    with open(log_path, encoding='utf-8', errors='replace') as f:
-      tail = f.read()[-3000:]
-    raise RuntimeError(f'{args[:2]} failed ({child.returncode}), log '
-                       f'{log_path}:\n{tail}')
-  return {'stdout': stdout, 'started': started, 'exited': exited,
-          'cpu_s': cpu, 'samples': samples}
-
-
 def _window(samples, start: float, end: float) -> float:
   """Largest tree RSS (MB) sampled in [start, end], 0 if none was."""
   return max((rss for t, rss in samples if start <= t <= end),
@@ -314,10 +269,10 @@ def run(work: str, sizes: Sequence[int], classes: int, clip_seconds: float,
     shutil.rmtree(output, ignore_errors=True)
     os.makedirs(output)
     load_before = os.getloadavg()
-    process = run_sampled(
+    process = machine.run_sampled(
         [os.path.abspath(__file__), '--child', data, output, yamnet,
          str(epochs)],
-        os.path.join(work, f'run-{clips}.log'))
+        os.path.join(work, f'run-{clips}.log'), interval_s=SAMPLE_INTERVAL_S)
     child = json.loads(process['stdout'])
     if child['status'] != 'complete':
       raise RuntimeError(f'the {clips}-clip run did not complete: '
