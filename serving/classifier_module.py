@@ -51,8 +51,8 @@ def _graph_function(*input_specs: tf.TensorSpec):
   """A signature's tf.function, traced without AutoGraph.
 
   Its loops and branches are tf.while_loop and tf.cond already; AutoGraph
-  would only re-parse the source of everything it calls at every export,
-  which made up most of the export's time.
+  would only re-parse the source of everything it calls at every export, a
+  large part of the export's time.
   """
   return tf.function(input_signature=list(input_specs), autograph=False)
 
