@@ -36,6 +36,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow.core.protobuf import saved_model_pb2
 
 from data import audio
 from data import clip_examples
@@ -260,26 +262,33 @@ class SoundClassifier(tf.Module):
     return self.labels.asset_path
 
 
-def _tensor_facts(tensor) -> Dict[str, Any]:
-  return {'dtype': tensor.dtype.name, 'shape': tensor.shape.as_list()}
+def _tensor_facts(info: meta_graph_pb2.TensorInfo) -> Dict[str, Any]:
+  shape = info.tensor_shape
+  return {'dtype': tf.as_dtype(info.dtype).name,
+          'shape': None if shape.unknown_rank else
+                   [d.size if d.size >= 0 else None for d in shape.dim]}
 
 
-def describe_signatures(signatures: Dict[str, Any]) -> Dict[str, Any]:
-  """Inputs and outputs (dtype, shape; None = any size) of each signature."""
-  described = {}
-  for name, function in sorted(signatures.items()):
-    concrete = function.get_concrete_function()
-    args, kwargs = concrete.structured_input_signature
-    specs = list(args) + list(kwargs.values())
-    described[name] = {
-        'inputs': {spec.name: _tensor_facts(spec) for spec in specs},
-        'outputs': {key: _tensor_facts(value) for key, value in
-                    sorted(concrete.structured_outputs.items())},
-    }
-  return described
+def describe_signatures(export_dir: str) -> Dict[str, Any]:
+  """Inputs and outputs (dtype, shape; None = any size) of each signature,
+  as the saved_model.pb that TF Serving reads declares them (reading them
+  back from the tf.functions would trace every signature once more)."""
+  saved = saved_model_pb2.SavedModel()
+  with tf.io.gfile.GFile(os.path.join(
+      export_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB), 'rb') as f:
+    saved.ParseFromString(f.read())
+  meta_graph, = saved.meta_graphs
+  return {
+      name: {'inputs': {key: _tensor_facts(info) for key, info in
+                        sorted(signature.inputs.items())},
+             'outputs': {key: _tensor_facts(info) for key, info in
+                         sorted(signature.outputs.items())}}
+      for name, signature in sorted(meta_graph.signature_def.items())
+      # TF's own entry (the variables' initializer), not a signature.
+      if not name.startswith('__')}
 
 
-def model_card(signatures: Dict[str, Any], class_names: Sequence[str],
+def model_card(export_dir: str, class_names: Sequence[str],
                yamnet_handle: Optional[str],
                max_audio_seconds: float) -> Dict[str, Any]:
   """What a client or an operator needs to know to call the model."""
@@ -304,7 +313,7 @@ def model_card(signatures: Dict[str, Any], class_names: Sequence[str],
       'errors': 'InvalidArgument (HTTP 400) for empty audio, NaN/Inf samples, '
                 'audio longer than max_audio_seconds and WAV bytes that '
                 'cannot be decoded, naming the problem',
-      'signatures': describe_signatures(signatures),
+      'signatures': describe_signatures(export_dir),
       'warmup_requests': contract.WARMUP_FILE,
       'tensorflow_version': tf.__version__,
   }
@@ -380,6 +389,6 @@ def export_classifier(
   write_warmup_requests(os.path.join(export_dir, contract.WARMUP_FILE))
   card_path = os.path.join(export_dir, contract.MODEL_CARD)
   with tf.io.gfile.GFile(card_path, 'w') as f:
-    json.dump(model_card(signatures, class_names, yamnet_handle,
+    json.dump(model_card(export_dir, class_names, yamnet_handle,
                          max_audio_seconds), f, indent=2)
   return export_dir
