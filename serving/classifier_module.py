@@ -59,7 +59,6 @@ def _graph_function(*input_specs: tf.TensorSpec):
   return tf.function(input_signature=list(input_specs), autograph=False)
 
 
-
 class SoundClassifier(tf.Module):
   """Classifies a 16 kHz mono waveform into the trained classes."""
 
