@@ -177,8 +177,7 @@ def test_bad_waveforms_fail_with_invalid_argument(pushed, waveform, message):
      'unsupported WAV encoding'),
     (audio.encode_wav(np.array([np.nan] * 4, np.float32), 16000, 'FLOAT'),
      'WAV file has NaN or Inf samples'),
-], ids=['empty', 'flac', 'alaw', 'nan-float'])  # libsndfile's PEAK chunk holds a
-# timestamp, so ids built from the bytes would differ between xdist workers.
+])
 def test_bad_wav_bytes_fail_with_invalid_argument(pushed, wav, message):
   _, model = pushed
   with pytest.raises(tf.errors.InvalidArgumentError, match=message):
