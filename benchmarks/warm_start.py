@@ -54,7 +54,8 @@ def compare(data, hyperparameters, seeds: int) -> List[Dict[str, Any]]:
             cv.pairs(data, train_mask), cv.pairs(data, val_mask),
             len(data.classes), config, initial_weights=initial)
         fit[name] = {'seconds': time.perf_counter() - start,
-                     'epochs': epochs, 'accuracy': cv.head_clip_accuracy(head, data, test)}
+                     'epochs': epochs,
+                     'accuracy': cv.head_clip_accuracy(head, data, test)}
         return head
 
       old = timed_fit('earlier', train & earlier, val & earlier)

@@ -165,12 +165,18 @@ def pairs(data: Embeddings, mask: np.ndarray) -> tf.data.Dataset:
                                              data.label[mask]))
 
 
-def head_clip_accuracy(head, data: Embeddings, mask: np.ndarray) -> float:
-  """Clip accuracy of a trained head on the masked patches' clips (scores
+def head_clip_predictions(head, data: Embeddings, mask: np.ndarray
+                         ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """clip_predictions of a trained head on the masked patches' clips (scores
   averaged over each clip's patches, as the served model does)."""
-  _, labels, predicted = clip_predictions(
+  return clip_predictions(
       head(data.embedding[mask], training=False).numpy(), data.clip_id[mask],
       data.label[mask])
+
+
+def head_clip_accuracy(head, data: Embeddings, mask: np.ndarray) -> float:
+  """Clip accuracy of a trained head on the masked patches' clips."""
+  _, labels, predicted = head_clip_predictions(head, data, mask)
   return float(np.mean(predicted == labels))
 
 
@@ -179,9 +185,7 @@ def _fold_predictions(data: Embeddings, held_out: int, num_classes: int,
   train, val, test = fold_masks(data.fold, held_out)
   head, epochs = model_module.fit_head(
       pairs(data, train), pairs(data, val), num_classes, hyperparameters)
-  ids, labels, head_predicted = clip_predictions(
-      head(data.embedding[test], training=False).numpy(), data.clip_id[test],
-      data.label[test])
+  ids, labels, head_predicted = head_clip_predictions(head, data, test)
   _, _, probe_predicted = clip_predictions(
       probe_log_probabilities(data.embedding[train], data.label[train],
                               data.embedding[test], num_classes),
