@@ -30,6 +30,7 @@ from models import hyperparameters as hp
 from pipeline import baseline
 from pipeline import configs
 from pipeline import eval_configs
+from pipeline import eval_models
 from pipeline import nodes
 
 # The curated schemas, as this checkout or installation holds them.
@@ -236,12 +237,14 @@ def _release(config: configs.PipelineConfig, deployment: Deployment,
       baseline_model=model_resolver.outputs['model'],
       example_splits=test_splits,
       eval_config=eval_configs.clip_eval_config(config.min_accuracy),
+      module_path=eval_models.__name__,
   ).with_id(nodes.EVALUATOR)
   patch_evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
       example_splits=test_splits,
       eval_config=eval_configs.patch_eval_config(),
+      module_path=eval_models.__name__,
   ).with_id(nodes.PATCH_EVALUATOR)
   serving_validator = ServingModelValidator(
       model=trainer.outputs['model'],

@@ -1,6 +1,7 @@
 """The push gate: TFX's Evaluator with the pipeline's clip-level config.
 
-Runs Evaluator's executor on a small exported classifier and clip Examples
+Runs Evaluator's executor, loading the model as the pipeline does
+(pipeline/eval_models.py), on a small exported classifier and clip Examples
 laid out as Esc50ExampleGen writes them. The head always answers 'dog', so
 the accuracy of each slice follows from the labels alone.
 """
@@ -11,6 +12,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.eager.polymorphic_function import concrete_function
+from tensorflow_model_analysis.utils import model_util
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
@@ -19,7 +22,9 @@ from tfx.utils import proto_utils
 from yamnet import loader
 from pipeline import evaluation_results
 from pipeline import eval_configs
+from pipeline import eval_models
 from serving import classifier_module
+from serving import contract
 
 CLASSES = ['dog', 'cat']
 # 8 dog clips (all right) and 2 cat clips (both wrong): overall 0.8, cat 0.
@@ -70,7 +75,8 @@ def _evaluate(artifacts, min_accuracy, name):
       {'evaluation': [evaluation], 'blessing': [blessing]},
       {'eval_config': proto_utils.proto_to_json(
           eval_configs.clip_eval_config(min_accuracy)),
-       'example_splits': json.dumps(['fold5'])})
+       'example_splits': json.dumps(['fold5']),
+       'module_path': eval_models.__name__})
   return evaluation.uri, bool(blessing.get_int_custom_property('blessed'))
 
 
@@ -98,3 +104,33 @@ def test_gate_refuses_below_the_threshold_and_says_why(artifacts):
   assert not blessed
   assert evaluation_results.gate_reason(uri) == (
       'clip accuracy is 0.8000; required: at least 0.9')
+
+
+def test_tfma_calls_the_signature_without_a_failed_binding_first(
+    artifacts, monkeypatch):
+  """TFMA passes the serialized clips positionally. Loaded through
+  eval_models, the signature binds them at once, with the same answers; the
+  plain SavedModel needs TF's fallback to the flat signature for that call
+  (the fallback after an error message that prints the whole batch)."""
+  _, model, examples = artifacts
+  batch = tf.constant([record.numpy() for record in tf.data.TFRecordDataset(
+      os.path.join(examples.uri, 'Split-fold5', 'data.gz'),
+      compression_type='GZIP').take(3)])
+  model_dir = path_utils.serving_model_path(model.uri)
+  plain = tf.saved_model.load(model_dir)
+  expected = plain.signatures[contract.CLIP_EVALUATION_SIGNATURE](
+      examples=batch)['probabilities'].numpy()
+  wrapped = eval_models.custom_eval_shared_model(
+      model_dir, '', eval_configs.clip_eval_config(0.5)
+  ).model_loader.construct_fn()
+
+  def no_fallback(*unused_args):
+    raise AssertionError('fell back to the flat signature')
+
+  monkeypatch.setattr(concrete_function.ConcreteFunction,
+                      '_call_with_flat_signature', no_fallback)
+  got = model_util.get_callable(
+      wrapped, contract.CLIP_EVALUATION_SIGNATURE)(batch)['probabilities']
+  np.testing.assert_array_equal(got.numpy(), expected)
+  with pytest.raises(AssertionError, match='flat signature'):
+    model_util.get_callable(plain, contract.CLIP_EVALUATION_SIGNATURE)(batch)

@@ -12,6 +12,7 @@ from models import hyperparameters as hp
 from pipeline import baseline
 from pipeline import cli
 from pipeline import configs
+from pipeline import eval_models
 from pipeline import nodes
 from pipeline import options
 from pipeline import pipeline as pipeline_def
@@ -49,6 +50,15 @@ def test_the_config_reaches_the_components(config):
   custom = by_id[nodes.TRAINER].exec_properties['custom_config']
   assert hp.Hyperparameters.from_custom_config(
       __import__('json').loads(custom)) == chosen.hyperparameters
+
+
+def test_both_evaluators_load_the_model_through_eval_models(config):
+  pipeline = pipeline_def.create_pipeline(
+      config, 'fp', pipeline_def.local_deployment(config))
+  by_id = {node.id: node for node in pipeline.components}
+  for node_id in (nodes.EVALUATOR, nodes.PATCH_EVALUATOR):
+    assert by_id[node_id].exec_properties['module_path'] == (
+        eval_models.__name__)
 
 
 @pytest.mark.parametrize('export_tflite', [True, False])
