@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer import fn_args_utils
 
 from data import record_files
 from yamnet import loader
@@ -184,7 +184,7 @@ def fit_head(train: tf.data.Dataset, validation: tf.data.Dataset,
   return head, best
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
   """Trains the head on the train folds and exports the serving model."""
   custom_config = fn_args.custom_config or {}
   hyperparameters = hp.Hyperparameters.from_custom_config(custom_config)

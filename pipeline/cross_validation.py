@@ -27,7 +27,7 @@ from sklearn import linear_model
 from sklearn import pipeline as sklearn_pipeline
 from sklearn import preprocessing
 import tensorflow as tf
-from tfx import v1 as tfx
+from tfx.orchestration.local import local_dag_runner
 from tfx.types import standard_component_specs as keys
 
 from components import artifact_properties as properties
@@ -85,7 +85,7 @@ def compute_embeddings(config: configs.PipelineConfig) -> Embeddings:
   fingerprint = local_runner.check_inputs(config)
   deployment = pipeline_def.local_deployment(config)
   with local_runner.exclusive_output(config.output_dir):
-    tfx.orchestration.LocalDagRunner().run(
+    local_dag_runner.LocalDagRunner().run(
         pipeline_def.create_embedding_pipeline(config, fingerprint,
                                                deployment))
     run = mlmd_runs.latest_run(deployment.metadata_connection_config,

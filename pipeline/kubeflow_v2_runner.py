@@ -13,7 +13,9 @@ import os
 from typing import Any, Dict, Optional
 
 import yaml
-from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+from tfx.orchestration import data_types
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipeline import configs
 from pipeline import pipeline as pipeline_def
@@ -79,10 +81,10 @@ def compile_kubeflow_pipeline(
     yamnet_fingerprint: Overrides compile_time_fingerprint(handle).
   """
   parameters = {
-      DATA_ROOT_PARAMETER: tfx.dsl.experimental.RuntimeParameter(
+      DATA_ROOT_PARAMETER: data_types.RuntimeParameter(
           name=DATA_ROOT_PARAMETER, ptype=str, default=config.data_root,
           description='ESC-50 folder holding meta/esc50.csv and audio/'),
-      CLASSES_PARAMETER: tfx.dsl.experimental.RuntimeParameter(
+      CLASSES_PARAMETER: data_types.RuntimeParameter(
           name=CLASSES_PARAMETER, ptype=str,
           default=json.dumps(list(config.classes)),
           description='JSON list of ESC-50 class names'),
@@ -100,8 +102,8 @@ def compile_kubeflow_pipeline(
   pipeline = pipeline_def.create_pipeline(
       config, yamnet_fingerprint or compile_time_fingerprint(
           config.yamnet_handle), deployment)
-  runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+  runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True))
   job = runner.run(
       pipeline,
@@ -113,7 +115,7 @@ def compile_kubeflow_pipeline(
   for name, parameter in parameters.items():
     inputs[name]['defaultValue'] = parameter.default
     inputs[name]['description'] = parameter.description
-  with tfx.dsl.io.fileio.open(output_file, 'w') as f:
+  with fileio.open(output_file, 'w') as f:
     if output_file.endswith(('.yaml', '.yml')):
       yaml.safe_dump(job['pipelineSpec'], f, sort_keys=True)
     else:

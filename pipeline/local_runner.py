@@ -14,7 +14,9 @@ import logging
 import os
 from typing import Optional
 
-from tfx import v1 as tfx
+from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local import local_dag_runner
 
 from components.yamnet_embedding import embed
 from components.esc50_example_gen import spans
@@ -39,7 +41,7 @@ def check_inputs(config: configs.PipelineConfig) -> str:
 
 
 def build_pipeline(config: configs.PipelineConfig,
-                   yamnet_fingerprint: str) -> tfx.dsl.Pipeline:
+                   yamnet_fingerprint: str) -> tfx_pipeline.Pipeline:
   return pipeline_def.create_pipeline(
       config, yamnet_fingerprint, pipeline_def.local_deployment(config))
 
@@ -97,7 +99,7 @@ def run_local(config: configs.PipelineConfig) -> run_summary.RunSummary:
   with exclusive_output(config.output_dir):
     pipeline = build_pipeline(config, fingerprint)
     try:
-      tfx.orchestration.LocalDagRunner().run(pipeline)
+      local_dag_runner.LocalDagRunner().run(pipeline)
     finally:
       summary = latest_summary(config)
       if summary:
@@ -113,7 +115,7 @@ def latest_summary(
     return None
   try:
     return run_summary.collect_summary(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        metadata.sqlite_metadata_connection_config(
             config.metadata_path), config.pipeline_name)
   except LookupError:
     return None

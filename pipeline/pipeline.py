@@ -16,8 +16,25 @@ from typing import Optional, Tuple, Union
 
 import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+# TFX's modules, not `tfx.v1`: importing tfx.v1 also imports its Google Cloud
+# AI Platform extension and that SDK, which nothing here uses, into every
+# process that builds or runs the pipeline.
+from tfx.components import Evaluator
+from tfx.components import ExampleValidator
+from tfx.components import StatisticsGen
+from tfx.components import Trainer
+from tfx.components import Transform
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies import latest_blessed_model_strategy
+from tfx.orchestration import data_types
+from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import pusher_pb2
+from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
+from tfx.types import channel
+from tfx.types import standard_artifacts
 
 from components import beam_options
 from components import splits
@@ -57,8 +74,8 @@ class Deployment:
   schema_dir: str = SCHEMA_DIR
   # Runtime parameters (Kubeflow) set per run instead of the config's value;
   # classes as a JSON list.
-  data_root: Optional[tfx.dsl.experimental.RuntimeParameter] = None
-  classes: Optional[tfx.dsl.experimental.RuntimeParameter] = None
+  data_root: Optional[data_types.RuntimeParameter] = None
+  classes: Optional[data_types.RuntimeParameter] = None
   # The gate's baseline must serve this run's classes, and the Trainer may
   # warm-start (pipeline/baseline.py); False where only TFX's own resolver
   # strategies compile (Kubeflow V2): any blessed baseline, no warm start.
@@ -77,12 +94,12 @@ def local_deployment(config: configs.PipelineConfig) -> Deployment:
       beam_pipeline_args=tuple(
           beam_options.local_beam_args(config.beam_pipeline_args)),
       serving_model_dir=config.serving_model_dir,
-      metadata_connection_config=tfx.orchestration.metadata
-      .sqlite_metadata_connection_config(config.metadata_path))
+      metadata_connection_config=metadata.sqlite_metadata_connection_config(
+          config.metadata_path))
 
 
-def _value(parameter: Optional[tfx.dsl.experimental.RuntimeParameter],
-           value) -> Union[str, tfx.dsl.experimental.RuntimeParameter]:
+def _value(parameter: Optional[data_types.RuntimeParameter],
+           value) -> Union[str, data_types.RuntimeParameter]:
   return value if parameter is None else parameter
 
 
@@ -104,8 +121,8 @@ def _ingestion(config: configs.PipelineConfig, yamnet_fingerprint: str,
 
 
 def _pipeline(config: configs.PipelineConfig, deployment: Deployment,
-              components) -> tfx.dsl.Pipeline:
-  return tfx.dsl.Pipeline(
+              components) -> tfx_pipeline.Pipeline:
+  return tfx_pipeline.Pipeline(
       pipeline_name=deployment.pipeline_name,
       pipeline_root=deployment.pipeline_root,
       components=components,
@@ -116,7 +133,7 @@ def _pipeline(config: configs.PipelineConfig, deployment: Deployment,
 
 def create_embedding_pipeline(config: configs.PipelineConfig,
                               yamnet_fingerprint: str,
-                              deployment: Deployment) -> tfx.dsl.Pipeline:
+                              deployment: Deployment) -> tfx_pipeline.Pipeline:
   """The pipeline's first two nodes alone: what cross-validation embeds with."""
   return _pipeline(config, deployment,
                    list(_ingestion(config, yamnet_fingerprint, deployment)))
@@ -126,26 +143,26 @@ def _data_validation(example_gen, embedding_gen, deployment: Deployment):
   """Clip-level facts and embeddings checked against the curated schemas; the
   gate (the last node returned) stops the run before Transform when either
   has an anomaly."""
-  clip_schema = tfx.components.ImportSchemaGen(
+  clip_schema = ImportSchemaGen(
       schema_file=os.path.join(deployment.schema_dir, CLIP_SCHEMA)
   ).with_id(nodes.CLIP_SCHEMA)
   # Reads only the features the clip schema names, so the audio in every
   # clip Example is not decoded for statistics nobody validates.
-  clip_statistics = tfx.components.StatisticsGen(
+  clip_statistics = StatisticsGen(
       examples=example_gen.outputs['examples'],
       schema=clip_schema.outputs['schema'],
       stats_options=tfdv.StatsOptions(experimental_filter_read_paths=True),
   ).with_id(nodes.CLIP_STATISTICS)
-  clip_validator = tfx.components.ExampleValidator(
+  clip_validator = ExampleValidator(
       statistics=clip_statistics.outputs['statistics'],
       schema=clip_schema.outputs['schema']).with_id(nodes.CLIP_VALIDATOR)
-  schema_gen = tfx.components.ImportSchemaGen(
+  schema_gen = ImportSchemaGen(
       schema_file=os.path.join(deployment.schema_dir, EMBEDDING_SCHEMA)
   ).with_id(nodes.EMBEDDING_SCHEMA)
-  embedding_statistics = tfx.components.StatisticsGen(
+  embedding_statistics = StatisticsGen(
       examples=embedding_gen.outputs['embeddings'],
   ).with_id(nodes.EMBEDDING_STATISTICS)
-  embedding_validator = tfx.components.ExampleValidator(
+  embedding_validator = ExampleValidator(
       statistics=embedding_statistics.outputs['statistics'],
       schema=schema_gen.outputs['schema']).with_id(nodes.EMBEDDING_VALIDATOR)
   validation_gate = ValidationGate(
@@ -164,7 +181,7 @@ def _training(config: configs.PipelineConfig, deployment: Deployment,
   train_splits = splits.fold_split_names(config.train_folds)
   eval_splits = splits.fold_split_names(config.eval_folds)
   test_splits = splits.fold_split_names(config.test_folds)
-  transform = tfx.components.Transform(
+  transform = Transform(
       examples=embedding_gen.outputs['embeddings'],
       schema=validation_gate.outputs['validated_schema'],
       preprocessing_fn=PREPROCESSING_FN,
@@ -186,14 +203,14 @@ def _training(config: configs.PipelineConfig, deployment: Deployment,
     warm_start = _blessed_model_resolver(
         baseline.WarmStartModelStrategy, nodes.WARM_START_RESOLVER,
         example_gen)
-  trainer = tfx.components.Trainer(
+  trainer = Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       base_model=warm_start.outputs['model'] if warm_start else None,
       transform_graph=transform.outputs['transform_graph'],
       schema=validation_gate.outputs['validated_schema'],
-      train_args=tfx.proto.TrainArgs(splits=train_splits),
-      eval_args=tfx.proto.EvalArgs(splits=eval_splits),
+      train_args=trainer_pb2.TrainArgs(splits=train_splits),
+      eval_args=trainer_pb2.EvalArgs(splits=eval_splits),
       custom_config={hp.YAMNET_HANDLE_KEY: config.yamnet_handle,
                      hp.MAX_AUDIO_SECONDS_KEY: config.max_audio_seconds,
                      **config.hyperparameters.to_custom_config()},
@@ -203,14 +220,14 @@ def _training(config: configs.PipelineConfig, deployment: Deployment,
 
 def _blessed_model_channels():
   return {
-      baseline.MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      baseline.MODEL_BLESSING: tfx.dsl.Channel(
-          type=tfx.types.standard_artifacts.ModelBlessing)}
+      baseline.MODEL: channel.Channel(type=standard_artifacts.Model),
+      baseline.MODEL_BLESSING: channel.Channel(
+          type=standard_artifacts.ModelBlessing)}
 
 
 def _blessed_model_resolver(strategy_class, node_id: str, example_gen):
   """A resolver of blessed models that sees this run's clips."""
-  return tfx.dsl.Resolver(
+  return Resolver(
       strategy_class=strategy_class, **_blessed_model_channels(),
       **{baseline.EXAMPLES: example_gen.outputs['examples']}).with_id(node_id)
 
@@ -220,8 +237,9 @@ def _baseline_resolver(deployment: Deployment, example_gen):
   if deployment.baseline_of_same_classes:
     return _blessed_model_resolver(baseline.SameClassesBlessedModelStrategy,
                                    nodes.MODEL_RESOLVER, example_gen)
-  return tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+  return Resolver(
+      strategy_class=(
+          latest_blessed_model_strategy.LatestBlessedModelStrategy),
       **_blessed_model_channels()).with_id(nodes.MODEL_RESOLVER)
 
 
@@ -231,7 +249,7 @@ def _release(config: configs.PipelineConfig, deployment: Deployment,
   test_splits = splits.fold_split_names(config.test_folds)
   model_resolver = _baseline_resolver(deployment, example_gen)
   # The gate: clip level, on ExampleGen's clips, against the last blessed.
-  evaluator = tfx.components.Evaluator(
+  evaluator = Evaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=model_resolver.outputs['model'],
@@ -239,7 +257,7 @@ def _release(config: configs.PipelineConfig, deployment: Deployment,
       eval_config=eval_configs.clip_eval_config(config.min_accuracy),
       module_path=eval_models.__name__,
   ).with_id(nodes.EVALUATOR)
-  patch_evaluator = tfx.components.Evaluator(
+  patch_evaluator = Evaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
       example_splits=test_splits,
@@ -254,8 +272,8 @@ def _release(config: configs.PipelineConfig, deployment: Deployment,
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       infra_blessing=serving_validator.outputs['blessing'],
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(
               base_directory=deployment.serving_model_dir)),
       # The TFLite models are checked on the gate's test clips.
       examples=(example_gen.outputs['examples'] if config.export_tflite
@@ -267,7 +285,7 @@ def _release(config: configs.PipelineConfig, deployment: Deployment,
 
 
 def create_pipeline(config: configs.PipelineConfig, yamnet_fingerprint: str,
-                    deployment: Deployment) -> tfx.dsl.Pipeline:
+                    deployment: Deployment) -> tfx_pipeline.Pipeline:
   """Builds the pipeline; it reads nothing and has no side effects.
 
   yamnet_fingerprint identifies the YAMNet weights (yamnet/loader.py); it is

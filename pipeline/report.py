@@ -16,7 +16,7 @@ import shutil
 from typing import Any, Optional, Sequence
 
 import numpy as np
-from tfx import v1 as tfx
+from tfx.orchestration import metadata
 from tfx.types import standard_component_specs as keys
 from tfx.utils import path_utils
 
@@ -290,7 +290,7 @@ def write_report(config: configs.PipelineConfig,
   Each run keeps its own report; report.html is always the latest one.
   """
   run = mlmd_runs.latest_run(
-      tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      metadata.sqlite_metadata_connection_config(
           config.metadata_path), config.pipeline_name)
   name = re.sub(r'[^\w.-]', '-', summary.run_id) + '.html'
   path = os.path.join(config.output_dir, REPORTS_DIR, name)

@@ -172,3 +172,19 @@ def test_building_and_compiling_do_not_import_the_module_files(tmp_path):
   out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                        text=True, check=True).stdout
   assert out.strip().splitlines()[-1] == "['models', 'models.hyperparameters']"
+
+
+def test_no_runner_imports_tfx_v1_or_the_cloud_sdk_it_brings():
+  """tfx.v1 imports TFX's Google Cloud AI Platform extension and its SDK;
+  building, running, reporting and training import TFX's own modules
+  instead, so no process of the pipeline's pays for that SDK."""
+  code = (
+      'import sys\n'
+      'from pipeline import cli, cross_validation, kubeflow_v2_runner\n'
+      'from pipeline import local_runner, report\n'
+      'from models import model\n'
+      'print(sorted(m for m in sys.modules if m == "tfx.v1" or\n'
+      '             m.startswith("google.cloud.aiplatform")))\n')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, check=True).stdout
+  assert out.strip().splitlines()[-1] == '[]'
