@@ -29,13 +29,13 @@ class _KeywordSignature:
     self._only_input = names[0] if len(names) == 1 else None
 
   def __call__(self, *args, **kwargs):
-    if args and self._only_input and not kwargs and len(args) == 1:
+    if len(args) == 1 and not kwargs and self._only_input:
       return self._function(**{self._only_input: args[0]})
     return self._function(*args, **kwargs)
 
 
-class KeywordSignatures:
-  """A loaded SavedModel whose signatures are _KeywordSignatures; every
+class _KeywordSignatures:
+  """A loaded SavedModel whose signatures are each a _KeywordSignature; every
   other attribute is the loaded model's."""
 
   def __init__(self, loaded):
@@ -55,14 +55,14 @@ class _KeywordLoading:
   def __init__(self, construct_fn):
     self._construct_fn = construct_fn
 
-  def __call__(self) -> KeywordSignatures:
-    return KeywordSignatures(self._construct_fn())
+  def __call__(self) -> _KeywordSignatures:
+    return _KeywordSignatures(self._construct_fn())
 
 
 def custom_eval_shared_model(eval_saved_model_path: str, model_name: str,
                              eval_config: Optional[tfma.EvalConfig],
                              **kwargs) -> tfma.types.EvalSharedModel:
-  """TFMA's default shared model, loaded as KeywordSignatures."""
+  """TFMA's default shared model, loaded as _KeywordSignatures."""
   shared = tfma.default_eval_shared_model(
       eval_saved_model_path=eval_saved_model_path, model_name=model_name,
       eval_config=eval_config, **kwargs)
