@@ -24,7 +24,6 @@ class _KeywordSignature:
   def __init__(self, function):
     self._function = function
     self.structured_input_signature = function.structured_input_signature
-    self.structured_outputs = function.structured_outputs
     names = list(function.structured_input_signature[1])
     self._only_input = names[0] if len(names) == 1 else None
 
