@@ -25,6 +25,19 @@ def config(tmp_path_factory):
       output_dir=str(tmp_path_factory.mktemp('out')))
 
 
+def _nodes_by_id(config, deployment=None):
+  """The pipeline's nodes by id, under the given or the local deployment."""
+  pipeline = pipeline_def.create_pipeline(
+      config, 'fp', deployment or pipeline_def.local_deployment(config))
+  return {node.id: node for node in pipeline.components}
+
+
+def _last_line_printed(code: str) -> str:
+  """The last line a fresh Python process running `code` prints."""
+  return subprocess.run([sys.executable, '-c', code], capture_output=True,
+                        text=True, check=True).stdout.strip().splitlines()[-1]
+
+
 def test_node_ids_are_the_named_ones_in_order(config):
   """Every node has a named id, and the summary's order never lists a node
   before one it reads from."""
@@ -41,9 +54,7 @@ def test_the_config_reaches_the_components(config):
   chosen = dataclasses.replace(
       config, embedding_batch_size=7, max_quarantine_fraction=0.2,
       hyperparameters=hp.Hyperparameters(epochs=3, learning_rate=0.01))
-  pipeline = pipeline_def.create_pipeline(
-      chosen, 'fp', pipeline_def.local_deployment(chosen))
-  by_id = {node.id: node for node in pipeline.components}
+  by_id = _nodes_by_id(chosen)
   assert by_id[nodes.EMBEDDING_GEN].exec_properties['batch_size'] == 7
   assert by_id[nodes.EXAMPLE_GEN].exec_properties[
       'max_quarantine_fraction'] == 0.2
@@ -53,9 +64,7 @@ def test_the_config_reaches_the_components(config):
 
 
 def test_both_evaluators_load_the_model_through_eval_models(config):
-  pipeline = pipeline_def.create_pipeline(
-      config, 'fp', pipeline_def.local_deployment(config))
-  by_id = {node.id: node for node in pipeline.components}
+  by_id = _nodes_by_id(config)
   for node_id in (nodes.EVALUATOR, nodes.PATCH_EVALUATOR):
     assert by_id[node_id].exec_properties['module_path'] == (
         eval_models.__name__)
@@ -67,9 +76,7 @@ def test_the_pusher_checks_tflite_models_on_the_test_folds_unless_told_not(
   chosen = dataclasses.replace(config, test_folds=(4, 5), eval_folds=(3,),
                                train_folds=(1, 2),
                                export_tflite=export_tflite)
-  pipeline = pipeline_def.create_pipeline(
-      chosen, 'fp', pipeline_def.local_deployment(chosen))
-  pusher = {node.id: node for node in pipeline.components}[nodes.PUSHER]
+  pusher = _nodes_by_id(chosen)[nodes.PUSHER]
   splits = pusher.exec_properties[pusher_executor.TFLITE_SPLITS_KEY]
   examples = pusher.inputs.get(pusher_executor.EXAMPLES_KEY)
   if export_tflite:
@@ -90,8 +97,7 @@ def test_the_trainer_starts_from_the_warm_start_resolvers_model(
   deployment = dataclasses.replace(
       pipeline_def.local_deployment(chosen),
       baseline_of_same_classes=same_classes_baseline)
-  by_id = {node.id: node for node in pipeline_def.create_pipeline(
-      chosen, 'fp', deployment).components}
+  by_id = _nodes_by_id(chosen, deployment)
   base_model = by_id[nodes.TRAINER].inputs.get('base_model')
   if warm_start_epochs and same_classes_baseline:
     resolver = by_id[nodes.WARM_START_RESOLVER]
@@ -169,9 +175,7 @@ def test_building_and_compiling_do_not_import_the_module_files(tmp_path):
       f'    config, {str(tmp_path / "p.json")!r}, pipeline_root="/r",\n'
       '    yamnet_fingerprint="fp")\n'
       'print(sorted(m for m in sys.modules if m.startswith("models")))\n')
-  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                       text=True, check=True).stdout
-  assert out.strip().splitlines()[-1] == "['models', 'models.hyperparameters']"
+  assert _last_line_printed(code) == "['models', 'models.hyperparameters']"
 
 
 def test_no_runner_imports_tfx_v1_or_the_cloud_sdk_it_brings():
@@ -185,6 +189,4 @@ def test_no_runner_imports_tfx_v1_or_the_cloud_sdk_it_brings():
       'from models import model\n'
       'print(sorted(m for m in sys.modules if m == "tfx.v1" or\n'
       '             m.startswith("google.cloud.aiplatform")))\n')
-  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                       text=True, check=True).stdout
-  assert out.strip().splitlines()[-1] == '[]'
+  assert _last_line_printed(code) == '[]'
